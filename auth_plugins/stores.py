@@ -1,0 +1,271 @@
+"""Where tokens are kept between requests: in memory, or on disk for many processes.
+
+A store holds :class:`~auth_plugins.tokens.Token` objects under a key made of
+vendor, base URL and user name (never anything derived from a password) and
+hands out one lock per key, so that renewing one user's token never waits on
+another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, NamedTuple, Optional, Protocol
+
+from .errors import AuthPluginError, ConfigError
+from .tokens import Token
+
+CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
+CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
+#: How long a process waits for another one that is logging in with the same key.
+LOCK_TIMEOUT = 120.0
+
+
+class TokenKey(NamedTuple):
+    """What a stored token belongs to."""
+
+    vendor: str
+    base_url: str
+    username: str
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.username} at {self.base_url}"
+
+
+class TokenStore(Protocol):
+    """What the auth needs of a token store."""
+
+    #: True when tokens outlive the process (the auth then saves last-use times too).
+    persistent: bool
+
+    def load(self, key: TokenKey) -> Optional[Token]:
+        """The stored token, or ``None``."""
+
+    def save(self, key: TokenKey, token: Token) -> None:
+        """Store ``token`` under ``key``, replacing what was there."""
+
+    def delete(self, key: TokenKey) -> None:
+        """Forget the token under ``key``, if any."""
+
+    def lock(self, key: TokenKey) -> AbstractContextManager[object]:
+        """A lock held while a token for ``key`` is checked and renewed."""
+
+
+class _KeyLocks:
+    """One re-entrant thread lock per key, made on first use."""
+
+    def __init__(self) -> None:
+        self._locks: dict[TokenKey, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, key: TokenKey) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.RLock())
+
+
+class MemoryTokenStore:
+    """Tokens in this process's memory; the default, one per auth object.
+
+    Pass one instance to several auth objects to let them share logins.
+    """
+
+    persistent = False
+
+    def __init__(self) -> None:
+        self._tokens: dict[TokenKey, Token] = {}
+        self._locks = _KeyLocks()
+
+    def load(self, key: TokenKey) -> Optional[Token]:
+        """The stored token, or ``None``."""
+        return self._tokens.get(key)
+
+    def save(self, key: TokenKey, token: Token) -> None:
+        """Keep ``token`` under ``key``."""
+        self._tokens[key] = token
+
+    def delete(self, key: TokenKey) -> None:
+        """Forget the token under ``key``."""
+        self._tokens.pop(key, None)
+
+    def lock(self, key: TokenKey) -> AbstractContextManager[object]:
+        """This key's thread lock."""
+        return self._locks(key)
+
+    def __repr__(self) -> str:
+        return f"<MemoryTokenStore tokens={len(self._tokens)}>"
+
+
+class FileTokenStore:
+    """Tokens in files that several processes share (HTTPie runs, workers).
+
+    ``directory`` defaults to ``$AUTH_PLUGINS_CACHE_DIR``, else the platform's
+    user cache folder. The folder is made 0700 and each file 0600 from the
+    start; files are written whole to a temporary file and renamed into place;
+    a lock file per key makes two processes with an empty cache log in once.
+    Files hold tokens only, never passwords. A file that cannot be read is
+    ignored with a warning and replaced at the next login.
+    """
+
+    persistent = True
+
+    def __init__(self, directory: Optional[os.PathLike[str] | str] = None) -> None:
+        if directory is None:
+            directory = os.environ.get(CACHE_DIR_ENV) or _default_cache_dir()
+        self.directory = Path(directory).expanduser()
+        self._thread_locks = _KeyLocks()
+
+    # -- the store protocol -------------------------------------------------
+
+    def load(self, key: TokenKey) -> Optional[Token]:
+        """The stored token, or ``None`` when there is none or it cannot be used."""
+        path = self._path(key)
+        try:
+            data = _read_private_json(path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            warnings.warn(
+                f"auth-plugins: ignoring token cache file {path} ({exc}); "
+                "it will be replaced at the next login",
+                stacklevel=2,
+            )
+            return None
+        try:
+            if data.get("key") != list(key):
+                raise ValueError("it belongs to another key")
+            return Token.from_dict(data.get("token"))
+        except (AttributeError, ValueError) as exc:
+            warnings.warn(
+                f"auth-plugins: ignoring token cache file {path} ({exc}); "
+                "it will be replaced at the next login",
+                stacklevel=2,
+            )
+            return None
+
+    def save(self, key: TokenKey, token: Token) -> None:
+        """Write the token for ``key`` atomically, readable by this user only."""
+        self._ensure_directory()
+        payload = json.dumps({"key": list(key), "token": token.to_dict()}).encode()
+        path = self._path(key)
+        # mkstemp creates the file 0600 before anything is written to it.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def delete(self, key: TokenKey) -> None:
+        """Remove the stored token for ``key``."""
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    @contextlib.contextmanager
+    def lock(self, key: TokenKey) -> Iterator[object]:
+        """Hold this key's lock in this process (threads) and across processes (file lock)."""
+        import filelock  # only a store that is used pays for the import
+
+        self._ensure_directory()
+        lock_path = self._path(key).with_suffix(".lock")
+        with self._thread_locks(key):
+            try:
+                with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT, mode=0o600):
+                    yield self
+            except filelock.Timeout:
+                raise AuthPluginError(
+                    f"another process has held the token lock {lock_path} for "
+                    f"{LOCK_TIMEOUT:.0f}s; if none is running, delete that file"
+                ) from None
+
+    # -- beyond the protocol: listing and logout ----------------------------
+
+    def keys(self) -> list[TokenKey]:
+        """The keys of every token file that can be read."""
+        found: list[TokenKey] = []
+        if not self.directory.is_dir():
+            return found
+        for path in sorted(self.directory.glob("*.json")):
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+                found.append(TokenKey(*_read_private_json(path)["key"]))
+        return found
+
+    def clear(self, vendor: Optional[str] = None) -> int:
+        """Delete stored tokens (one vendor's, or all); returns how many."""
+        removed = 0
+        for key in self.keys():
+            if vendor is None or key.vendor == vendor:
+                self.delete(key)
+                removed += 1
+        return removed
+
+    # -- helpers ------------------------------------------------------------
+
+    def _path(self, key: TokenKey) -> Path:
+        # A hash keeps file names short and free of odd characters; it is made
+        # of the key only, which holds no secret.
+        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
+        return self.directory / f"{key.vendor}-{digest}.json"
+
+    def _ensure_directory(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the token cache folder {self.directory} ({exc.strerror}); "
+                f"set {CACHE_DIR_ENV} to a folder you can write, "
+                f"or {CACHE_SWITCH_ENV}=off to keep tokens in memory only"
+            ) from None
+        if os.name == "posix":
+            info = self.directory.stat()
+            if info.st_mode & 0o077:
+                if info.st_uid != os.getuid():
+                    raise ConfigError(
+                        f"the token cache folder {self.directory} is readable by others and "
+                        f"not yours; set {CACHE_DIR_ENV} to a private folder"
+                    )
+                # Our own folder, made loose by hand or an old umask: tighten it.
+                os.chmod(self.directory, 0o700)
+
+    def __repr__(self) -> str:
+        return f"<FileTokenStore directory={str(self.directory)!r}>"
+
+
+def _default_cache_dir() -> str:
+    import platformdirs
+
+    return platformdirs.user_cache_dir("auth-plugins", appauthor=False)
+
+
+def _read_private_json(path: Path) -> Any:
+    """Read a JSON file that must be this user's and private (refused otherwise)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as file:
+        if os.name == "posix":
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError("not a regular file")
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                raise ValueError("group or others can read it, or it is not yours")
+        return json.loads(file.read())
+
+
+def token_store_from_env() -> TokenStore:
+    """The store HTTPie and the command line use: on disk unless switched off."""
+    if os.environ.get(CACHE_SWITCH_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
+        return MemoryTokenStore()
+    return FileTokenStore()

@@ -1,0 +1,162 @@
+"""up2.money: e-mail and tokenized password, an API secret on every call.
+
+Data for the engine, plus what data cannot say: the error codes that mean
+"log in again" (400 ``TOKEN_EXPIRED``, 403 ``ACCESS_TOKEN_REQUIRED``), the
+step-up answer (403 ``STEP_UP_REQUIRED``), the ``syntaxErrors`` body, and the
+step-up calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import requests
+
+from .. import login
+from ..auth import PasswordAuth, url_path
+from ..errors import AuthPluginError, StepUpRequired
+from ..hookspecs import hookimpl
+from ..vendor import Option, Vendor
+
+
+def _error_code(response: requests.Response) -> Optional[str]:
+    """``errorCode``, top level or nested under ``response`` (the docs show both)."""
+    if response.status_code not in (400, 403):
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = login.dig(data, "errorCode") or login.dig(data, "response.errorCode")
+    return code if isinstance(code, str) else None
+
+
+def _token_rejected(response: requests.Response) -> bool:
+    code = _error_code(response)
+    return (response.status_code, code) in {(400, "TOKEN_EXPIRED"), (403, "ACCESS_TOKEN_REQUIRED")}
+
+
+def _check_step_up(response: requests.Response) -> None:
+    if response.status_code == 403 and _error_code(response) == "STEP_UP_REQUIRED":
+        request = response.request
+        raise StepUpRequired(
+            f"up2.money wants step-up authentication for {request.method} "
+            f"{url_path(request.url)}: call auth.send_step_up_otp(), then "
+            "auth.verify_step_up(code) with the code sent to you, then send the request again",
+            response=response,
+        )
+
+
+def _error_details(response: requests.Response) -> tuple[Optional[str], str]:
+    """``message`` plus each ``syntaxErrors.invalidFields`` entry, and the error code."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return None, login.describe_body(response) if response.content else ""
+    code = login.dig(data, "errorCode") or login.dig(data, "response.errorCode")
+    parts = [data["message"]] if isinstance(data.get("message"), str) else []
+    fields = login.dig(data, "syntaxErrors.invalidFields")
+    if isinstance(fields, list):
+        for field in fields:
+            if isinstance(field, dict):
+                params = field.get("params")
+                detail = f" {params}" if params else ""
+                parts.append(f"{field.get('fieldName')}: {field.get('error')}{detail}")
+    return (code if isinstance(code, str) else None), " / ".join(parts)
+
+
+UP2MONEY = Vendor(
+    name="up2money",
+    title="up2.money",
+    description="up2.money: e-mail and tokenized password, x-secret API secret",
+    base_url="https://api.up2.money",
+    env_prefix="UP2MONEY",
+    username_env="UP2MONEY_EMAIL",
+    username_label="e-mail",
+    login_path="/auth/login",
+    login_body={"email": "{username}", "password": {"value": "{password}"}},
+    login_headers={"x-secret": "{secret}"},
+    api_headers={"x-secret": "{secret}", "Authorization-key": "{token}"},
+    token_field="token",
+    # "valid for 5 minutes from last activity": a sliding window, no refresh token.
+    idle_timeout=300.0,
+    status_messages={
+        423: "account locked for 30 minutes after failed consecutive logins",
+        503: "the service is offline for maintenance; try again later",
+    },
+    options=(
+        Option(
+            "secret",
+            env="UP2MONEY_SECRET",
+            required=True,
+            secret=True,
+            help="the API secret sent as x-secret",
+        ),
+    ),
+    token_rejected_hook=_token_rejected,
+    api_response_hook=_check_step_up,
+    error_hook=_error_details,
+)
+
+
+class Up2MoneyAuth(PasswordAuth):
+    """requests auth for up2.money: ``Up2MoneyAuth(email, tokenized_password, secret=...)``.
+
+    The password is the tokenized value up2.money's UI component made; it is
+    sent as it is. Every argument falls back to its environment variable:
+    ``UP2MONEY_EMAIL``, ``UP2MONEY_PASSWORD``, ``UP2MONEY_SECRET``,
+    ``UP2MONEY_BASE_URL``. ``idle_timeout=`` (default 300) is the token's
+    sliding window. Other keywords are :class:`~auth_plugins.auth.PasswordAuth`'s.
+    """
+
+    def __init__(
+        self,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        *,
+        secret: Optional[str] = None,
+        base_url: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(UP2MONEY, username, password, secret=secret, base_url=base_url, **kwargs)
+
+    def send_step_up_otp(self, channel: str = "SMS") -> None:
+        """Step-up, part 1: up2.money sends a one-time code over ``channel``."""
+        self._step_up_call("/auth/stepup/send-otp", {"channel": channel}, "step-up code request")
+
+    def verify_step_up(self, code: str) -> None:
+        """Step-up, part 2: the code unlocks sensitive calls for the current token."""
+        self._step_up_call(
+            "/auth/stepup/verify-otp", {"verificationCode": code}, "step-up verification"
+        )
+
+    def _step_up_call(self, path: str, body: dict[str, Any], what: str) -> None:
+        token = self.get_token()
+        response = login.post(
+            UP2MONEY,
+            self._login_session(),
+            self.base_url + path,
+            body,
+            self._headers_for(token),
+            timeout=self.timeout,
+            what=what,
+        )
+        if not 200 <= response.status_code < 300:
+            code, detail = _error_details(response)
+            raise AuthPluginError(
+                f"up2.money {what} failed: HTTP {response.status_code}"
+                + (f" [{code}]" if code else "")
+                + (f": {detail}" if detail else ""),
+                response=response,
+            )
+        token.touch()
+
+
+@hookimpl
+def register_vendors(register: Any) -> None:
+    """Register up2.money."""
+    register(UP2MONEY, Up2MoneyAuth)

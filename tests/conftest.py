@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh sandbox per test, auth factories, and a clean environment.
+
+The sandbox itself comes from the ``auth_plugins_sandbox`` fixture that the
+package ships for users' own test suites (``auth_plugins.pytest_plugin``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+
+from auth_plugins import TeamUpAuth, Up2MoneyAuth
+from auth_plugins.sandbox import (
+    DEMO_TEAMUP_DIRECT_AUTH_KEY,
+    DEMO_TEAMUP_PASSWORD,
+    DEMO_TEAMUP_USERNAME,
+    DEMO_UP2MONEY_EMAIL,
+    DEMO_UP2MONEY_PASSWORD,
+    DEMO_UP2MONEY_SECRET,
+    Sandbox,
+)
+
+#: Variables the package reads; each test starts without them.
+PACKAGE_ENV_PREFIXES = ("TEAMUP_", "UP2MONEY_", "AUTH_PLUGINS_", "ACME_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No package variable leaks in from the machine, and tokens go to a private temp folder."""
+    for name in list(os.environ):
+        if name.startswith(PACKAGE_ENV_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AUTH_PLUGINS_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
+    # HTTPie keeps its config (and would write update checks) under this folder.
+    monkeypatch.setenv("HTTPIE_CONFIG_DIR", str(tmp_path_factory.mktemp("httpie-config")))
+
+
+@pytest.fixture
+def sandbox(auth_plugins_sandbox: Sandbox) -> Sandbox:
+    """The sandbox for this test (a fresh one each time)."""
+    return auth_plugins_sandbox
+
+
+@pytest.fixture
+def teamup_auth(sandbox: Sandbox) -> Iterator[Callable[..., TeamUpAuth]]:
+    """Make a TeamUpAuth for the sandbox; keywords override the demo user's settings."""
+    made: list[TeamUpAuth] = []
+
+    def make(**kwargs: Any) -> TeamUpAuth:
+        settings: dict[str, Any] = {
+            "username": DEMO_TEAMUP_USERNAME,
+            "password": DEMO_TEAMUP_PASSWORD,
+            "direct_auth_key": DEMO_TEAMUP_DIRECT_AUTH_KEY,
+            "base_url": sandbox.teamup_url,
+            **kwargs,
+        }
+        auth = TeamUpAuth(**settings)
+        made.append(auth)
+        return auth
+
+    yield make
+    for auth in made:
+        auth.close()
+
+
+@pytest.fixture
+def up2money_auth(sandbox: Sandbox) -> Iterator[Callable[..., Up2MoneyAuth]]:
+    """Make an Up2MoneyAuth for the sandbox; keywords override the demo user's settings."""
+    made: list[Up2MoneyAuth] = []
+
+    def make(**kwargs: Any) -> Up2MoneyAuth:
+        settings: dict[str, Any] = {
+            "username": DEMO_UP2MONEY_EMAIL,
+            "password": DEMO_UP2MONEY_PASSWORD,
+            "secret": DEMO_UP2MONEY_SECRET,
+            "base_url": sandbox.up2money_url,
+            **kwargs,
+        }
+        auth = Up2MoneyAuth(**settings)
+        made.append(auth)
+        return auth
+
+    yield make
+    for auth in made:
+        auth.close()
