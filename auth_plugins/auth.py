@@ -252,6 +252,10 @@ class PasswordAuth(AuthBase):
         response: requests.Response = rejected.connection.send(retry, **send_kwargs)
         response.history.append(rejected)
         response.request = retry
+        if response.is_redirect:
+            # requests (and HTTPie) build the next hop from the original request
+            # object, not from ``retry``: that is the one to strip or update.
+            self._headers_for_redirect(response, request)
         if self._token_rejected(response):
             logger.warning(
                 "%s: API still answers HTTP %s to %s %s with a fresh token; not retrying again",
@@ -266,14 +270,19 @@ class PasswordAuth(AuthBase):
                 self.vendor.api_response_hook(response)
         return response
 
-    def _headers_for_redirect(self, response: requests.Response) -> None:
+    def _headers_for_redirect(
+        self,
+        response: requests.Response,
+        request: Optional[requests.PreparedRequest] = None,
+    ) -> None:
         """Make the request the next hop is copied from carry our headers only if it stays ours.
 
         requests strips only ``Authorization`` when a redirect leaves the host;
-        headers such as ``x-secret`` would follow to any host.
+        headers such as ``x-secret`` would follow to any host. ``request`` is the
+        one the hop is copied from when it is not ``response.request`` (a resend).
         """
         target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
-        headers = response.request.headers
+        headers = (request if request is not None else response.request).headers
         if self._is_ours(target) and self._token is not None:
             headers.update(self._headers_for(self._token))
         else:

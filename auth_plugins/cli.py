@@ -1,14 +1,28 @@
-"""The ``auth-plugins`` command: sandbox, vendors, token, logout."""
+"""The ``auth-plugins`` command (sandbox, vendors, token, logout), and its terminal helpers.
+
+The helpers (:func:`command_line_options`, :func:`terminal_two_factor`) are
+shared with the HTTPie plugin: both ask a person at a terminal for what a
+login needs, and only when a login is actually needed (a stored token may do).
+This module imports only the standard library at module level, so the HTTPie
+plugin can import it late without cost.
+"""
 
 from __future__ import annotations
 
 import argparse
-import getpass
+import inspect
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import AuthPluginError, ConfigError
+
+if TYPE_CHECKING:
+    from .errors import TwoFactorRequired
+    from .vendor import Vendor
+
+#: Exit status of a failed command (argparse usage errors keep their own, 2).
+FAILURE = 1
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -25,8 +39,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return int(options.run(options))
     except AuthPluginError as exc:
         print(f"auth-plugins: error: {exc}", file=sys.stderr)
-        return 1
+        return FAILURE
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         return 130
 
 
@@ -41,7 +56,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run a local sandbox of the vendor APIs (see: auth-plugins sandbox --help)",
     )
 
-    vendors = commands.add_parser("vendors", help="list installed vendors and where each comes from")
+    vendors = commands.add_parser(
+        "vendors",
+        help="list installed vendors and where each comes from",
+        description=(
+            "List the installed vendors: name, where it comes from (built-in or the plugin "
+            "package), default base URL, and the settings with their environment variables."
+        ),
+    )
     vendors.set_defaults(run=_vendors)
 
     token = commands.add_parser(
@@ -50,15 +72,20 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Print a token good for now (from the token cache, or by logging in), for curl "
             "or scripts. Settings come from the vendor's environment variables "
-            "(see: auth-plugins vendors); the password is asked for when not set."
+            "(see: auth-plugins vendors); the password is asked for at a terminal when "
+            "the variable is not set and a login is needed."
         ),
     )
     token.add_argument("vendor", help="vendor name, e.g. teamup")
-    token.add_argument("-u", "--user", help="user name or e-mail (default: from the environment)")
+    token.add_argument(
+        "-u", "--user", help="user name or e-mail (default: the vendor's environment variable)"
+    )
     token.set_defaults(run=_token)
 
     logout = commands.add_parser(
-        "logout", help="delete stored tokens (all, or one vendor's)", description="Delete stored tokens."
+        "logout",
+        help="delete stored tokens (all, or one vendor's)",
+        description="Delete the tokens kept in the token cache folder (all, or one vendor's).",
     )
     logout.add_argument("vendor", nargs="?", help="only this vendor's tokens")
     logout.set_defaults(run=_logout)
@@ -83,21 +110,19 @@ def _token(options: argparse.Namespace) -> int:
     from .stores import token_store_from_env
 
     entry = get_vendor(options.vendor)
-    prefix = entry.vendor.env_prefix
-    password_env = f"{prefix}_PASSWORD"
-
-    def ask() -> str:
-        if not sys.stdin.isatty():
-            raise ConfigError(f"{entry.vendor.title} needs a password to log in: set {password_env}")
-        return getpass.getpass(f"{entry.vendor.title} password: ")
-
-    auth = entry.factory(
-        username=options.user,
-        password=os.environ.get(password_env) or ask,
-        token_store=token_store_from_env(),
+    settings = command_line_options(
+        entry.vendor, options.user, None, user_hint="--user USER", password_hint=None
     )
+    if accepts_keyword(entry.factory, "two_factor_handler"):
+        settings["two_factor_handler"] = terminal_two_factor
+    auth = entry.factory(**settings, token_store=token_store_from_env())
     with auth:
-        print(auth.get_token().access_token)
+        try:
+            token = auth.get_token()
+        except AuthPluginError as exc:
+            rephrase(exc, command_line_message(exc, entry.vendor, "--user USER"))
+            raise
+    print(token.access_token)
     return 0
 
 
@@ -108,6 +133,135 @@ def _logout(options: argparse.Namespace) -> int:
     removed = store.clear(options.vendor)
     print(f"removed {removed} stored token(s) from {store.directory}")
     return 0
+
+
+# -- shared with the HTTPie plugin ---------------------------------------------------------
+
+
+def command_line_options(
+    vendor: Vendor,
+    username: Optional[str],
+    password: Optional[str],
+    *,
+    user_hint: str,
+    password_hint: Optional[str],
+) -> dict[str, Any]:
+    """``username`` and ``password`` for a vendor's auth, as a command-line user expects.
+
+    The user name is the one given, else the vendor's environment variable.
+    The password is the one given, else ``{PREFIX}_PASSWORD`` (only when that
+    variable's user is the one logging in: it is never sent as another user's
+    password), else a prompt at the terminal, asked only if a login is needed.
+    ``user_hint``/``password_hint`` say how to give them on this command line.
+    """
+    user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
+    password_env = f"{vendor.env_prefix}_PASSWORD"
+    env_user = (os.environ.get(user_env) or "").strip()
+    user = (username or "").strip() or env_user
+    if not user:
+        raise ConfigError(
+            f"{vendor.title} needs your {vendor.username_label}: give {user_hint} or set {user_env}"
+        )
+    secret: Any = password or None
+    if secret is None and (not env_user or env_user.lower() == user.lower()):
+        secret = os.environ.get(password_env) or None
+    if secret is None:
+        how = f"give {password_hint}, " if password_hint else ""
+        secret = password_prompt(
+            f"{vendor.title} password for {user}: ",
+            f"{vendor.title} needs the password of {user} to log in: "
+            f"{how}set {password_env}, or run in a terminal to be asked",
+        )
+    return {"username": user, "password": secret}
+
+
+def command_line_message(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> str:
+    """``exc``'s message, with advice for a command-line user instead of a programmer."""
+    from .errors import InvalidCredentials, TwoFactorRequired
+
+    message = str(exc)
+    if isinstance(exc, TwoFactorRequired) and exc.pending_login_id:
+        # The engine's advice names Python methods; a terminal user gets a prompt instead.
+        return (
+            message.split(". Finish it")[0] + ". Run in a terminal to be asked for the phone "
+            f"number and the SMS code, or set {vendor.env_prefix}_VERIFICATION_KEY to a "
+            "verification key"
+        )
+    if isinstance(exc, InvalidCredentials):
+        # Each process sends the password again, so "not sent again" does not apply here.
+        return (
+            message.split(". Check the credentials")[0]
+            + f". Check the {vendor.username_label} and password ({user_hint}, "
+            f"{vendor.env_prefix}_PASSWORD)"
+        )
+    return message
+
+
+def rephrase(exc: AuthPluginError, message: str) -> AuthPluginError:
+    """Give ``exc`` a new message in place (its type and details stay)."""
+    exc.message = message
+    exc.args = (message,)
+    return exc
+
+
+def password_prompt(prompt: str, error: str) -> Callable[[], str]:
+    """A password source that asks at the terminal when called (:class:`ConfigError` if none)."""
+
+    def ask() -> str:
+        if not sys.stdin.isatty():
+            raise ConfigError(error)
+        import getpass
+
+        try:
+            answer = getpass.getpass(prompt)
+        except EOFError:
+            answer = ""
+        if not answer:
+            raise ConfigError(error.split(":")[0] + ": no password was typed")
+        return answer
+
+    return ask
+
+
+def terminal_two_factor(auth: Any, error: TwoFactorRequired) -> bool:
+    """TeamUp two-factor at a terminal: ask for the phone number and the SMS code.
+
+    Prompts go to stderr (stdout carries the response or the token). Without a
+    terminal it returns False and the error stands (the HTTPie plugin and the
+    command then name ``TEAMUP_VERIFICATION_KEY``).
+    """
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(f"{auth.vendor.title} asks for a two-factor login.\n")
+    if len(error.providers) == 1:
+        provider = error.providers[0]
+    else:
+        named = ", ".join(map(str, error.providers))
+        answer = _ask(f"Provider id{f' ({named})' if named else ''}: ")
+        if not answer.isdigit():
+            raise ConfigError(f"a provider id is a number, not {answer!r}")
+        provider = int(answer)
+    phone = _ask("Phone number for the SMS code: ")
+    auth.start_two_factor(phone, provider, error.pending_login_id)
+    auth.verify_two_factor(phone, _ask("SMS code: "))
+    return True
+
+
+def _ask(prompt: str) -> str:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise ConfigError("no answer was typed (end of input)")
+    return line.strip()
+
+
+def accepts_keyword(factory: Callable[..., Any], name: str) -> bool:
+    """Does ``factory`` take a keyword argument ``name``?"""
+    try:
+        return name in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -176,23 +176,25 @@ def login_error(
         message += f" [{code}]"
     if detail:
         message += f": {detail}"
-    message = redact(message, secrets).rstrip(". ")
+    message = redact(message, secrets)
+    # Advice follows as a sentence of its own, without a doubled full stop.
+    sentence = message.rstrip(". ")
     if status in vendor.locked_statuses:
         return AccountLocked(
-            message + ". Do not retry now: each attempt can extend the lock",
+            sentence + ". Do not retry now: each attempt can extend the lock",
             response=response,
             code=code,
         )
     if status in vendor.invalid_credentials_statuses:
         return InvalidCredentials(
-            message + ". Check the credentials; they will not be sent again until you do",
+            sentence + ". Check the credentials; they will not be sent again until you do",
             response=response,
             code=code,
         )
     if status == 429:
         wait = retry_after(response)
         hint = f"; retry after {wait:.0f}s" if wait is not None else "; wait before retrying"
-        return RateLimited(message + hint, response=response, retry_after=wait, code=code)
+        return RateLimited(sentence + hint, response=response, retry_after=wait, code=code)
     return LoginError(message, response=response, code=code)
 
 

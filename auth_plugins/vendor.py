@@ -104,6 +104,12 @@ class Vendor:
     api_response_hook: Optional[ApiResponseHook] = None
     error_hook: Optional[ErrorHook] = None
 
+    def __post_init__(self) -> None:
+        # A vendor is usually written once, by a plugin author, and read at import
+        # time: mistakes that would otherwise show up as a silently missing header
+        # or a login that never works are reported here, naming the field.
+        _check(self)
+
     def all_options(self) -> tuple[Option, ...]:
         """The settings this vendor's auth accepts, the three common ones first."""
         prefix = self.env_prefix
@@ -148,6 +154,85 @@ class Vendor:
     def header_values(self, options: Mapping[str, Optional[str]], token: Token) -> dict[str, str]:
         """The headers an API call carries with ``token``."""
         return fill_headers(self.api_headers, {**options, "token": token.access_token})
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]*$")
+#: Names the engine fills in besides the options: where each template may use them.
+_ENGINE_NAMES = {
+    "login_body": frozenset(),
+    "login_headers": frozenset(),
+    "api_headers": frozenset({"token"}),
+    "refresh_body": frozenset({"refresh_token"}),
+}
+_STATUS_FIELDS = ("relogin_statuses", "invalid_credentials_statuses", "locked_statuses")
+
+
+def _check(vendor: Vendor) -> None:
+    """Validate a :class:`Vendor` and normalise its collections (lists become tuples/sets)."""
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(f"vendor {vendor.name!r}: {problem}")
+
+    if not isinstance(vendor.name, str) or not _NAME.match(vendor.name):
+        raise bad("name must be lower-case letters, digits, '-' or '_', starting with a letter")
+    if not vendor.title:
+        raise bad("title must be a name for people, e.g. 'Acme'")
+    if not isinstance(vendor.env_prefix, str) or not _ENV_PREFIX.match(vendor.env_prefix):
+        raise bad("env_prefix must be upper-case letters, digits or '_', e.g. 'ACME'")
+    for name, path in (("login_path", vendor.login_path), ("refresh_path", vendor.refresh_path)):
+        if path is not None and not path.startswith("/"):
+            raise bad(f"{name} must start with '/' (it is appended to the base URL)")
+    if vendor.refresh_path and not vendor.refresh_token_field:
+        raise bad("refresh_path needs refresh_token_field: where the login answer has the token")
+    if not vendor.token_field:
+        raise bad("token_field must name where the login answer has the token")
+    for name in ("token_lifetime", "idle_timeout"):
+        value = getattr(vendor, name)
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise bad(f"{name} must be a positive number of seconds, or None")
+    # Declarations read naturally as lists and sets; the engine wants tuples and frozensets.
+    object.__setattr__(vendor, "options", tuple(vendor.options))
+    for name in _STATUS_FIELDS:
+        object.__setattr__(vendor, name, frozenset(int(s) for s in getattr(vendor, name)))
+
+    option_names = [option.name for option in vendor.all_options()]
+    clashes = {name for name in option_names if option_names.count(name) > 1}
+    clashes |= set(option_names) & {"token", "refresh_token"}
+    if clashes:
+        raise bad(
+            f"option name(s) {', '.join(sorted(clashes))} are taken: username, password, "
+            "base_url, token and refresh_token are the engine's"
+        )
+    for template_field, extra in _ENGINE_NAMES.items():
+        known = set(option_names) | extra
+        try:
+            used = _template_names(getattr(vendor, template_field))
+        except ValueError as exc:  # an unmatched brace
+            raise bad(f"{template_field} has a broken template: {exc}") from None
+        unknown = sorted(used - known)
+        if unknown:
+            raise bad(
+                f"{template_field} uses {', '.join('{' + n + '}' for n in unknown)}, which no "
+                f"option provides (a typo?); it can use: {', '.join(sorted(known))}"
+            )
+    if "token" not in _template_names(vendor.api_headers):
+        raise bad("api_headers must send the token: put '{token}' in one of them")
+
+
+def _template_names(template: Any) -> set[str]:
+    """The ``{name}`` fields a JSON or header template uses."""
+    if isinstance(template, Mapping):
+        return set().union(*(_template_names(item) for item in template.values()))
+    if isinstance(template, list):
+        return set().union(*(_template_names(item) for item in template))
+    if isinstance(template, str):
+        names = set()
+        for _, name, _, _ in string.Formatter().parse(template):
+            if name:
+                names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+        return names
+    return set()
 
 
 def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:

@@ -28,7 +28,9 @@ PACKAGE_ENV_PREFIXES = ("TEAMUP_", "UP2MONEY_", "AUTH_PLUGINS_", "ACME_")
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No package variable leaks in from the machine, and tokens go to a private temp folder."""
     for name in list(os.environ):
         if name.startswith(PACKAGE_ENV_PREFIXES):

@@ -167,7 +167,11 @@ class TeamUpState(VendorState):
         count = 0
         with self._lock:
             for record in self._access.values():
-                if (wanted is None or record.user == wanted) and not record.expired:
+                if (
+                    (wanted is None or record.user == wanted)
+                    and not record.expired
+                    and not record.revoked
+                ):
                     record.expired = True
                     count += 1
         return count

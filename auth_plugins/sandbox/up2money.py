@@ -116,7 +116,11 @@ class Up2MoneyState(VendorState):
         count = 0
         with self._lock:
             for record in self._tokens.values():
-                if (wanted is None or record.email == wanted) and not record.expired:
+                if (
+                    (wanted is None or record.email == wanted)
+                    and not record.expired
+                    and not record.revoked
+                ):
                     record.expired = True
                     count += 1
         return count
