@@ -22,6 +22,8 @@ logger = logging.getLogger("auth_plugins")
 
 #: How much of an unexpected answer an error message quotes.
 QUOTE_LIMIT = 200
+#: How much of a vendor's error code or content type an error message quotes.
+CODE_LIMIT = 60
 
 
 def no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -132,11 +134,25 @@ def read_token(
             f"no text at {vendor.token_field!r} in the JSON; is the base URL right?",
             response=response,
         )
+    if not _header_safe(access_token):
+        # It goes into a header: a line break or a non-Latin-1 character there
+        # would fail later, inside requests, as a bare ValueError.
+        raise LoginError(
+            f"{vendor.title} {what} answered HTTP {response.status_code} with a token that "
+            "cannot be sent in a header (it holds spaces, control or non-ASCII characters)",
+            response=response,
+        )
     now = time.time()
     lifetime = vendor.token_lifetime
     if vendor.expires_in_field is not None:
         expires_in = dig(data, vendor.expires_in_field)
-        if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
+        # Only a positive, finite life counts: 0, negative, NaN or infinite would
+        # make every request log in (or none ever renew); the 401/410 covers those.
+        if (
+            isinstance(expires_in, (int, float))
+            and not isinstance(expires_in, bool)
+            and 0 < expires_in < float("inf")
+        ):
             lifetime = float(expires_in)
     refresh_token = dig(data, vendor.refresh_token_field) if vendor.refresh_token_field else None
     return Token(
@@ -151,7 +167,7 @@ def read_token(
 def read_json(vendor: Vendor, response: requests.Response, *, what: str = "login") -> Any:
     """The answer's JSON; a :class:`LoginError` saying what came instead."""
     try:
-        return response.json()
+        return json_body(response)
     except ValueError:
         raise LoginError(
             f"{vendor.title} {what} answered HTTP {response.status_code} with "
@@ -170,6 +186,10 @@ def login_error(
     """The exception for a failed login answer: its type says what to do about it."""
     status = response.status_code
     code, detail = error_details(vendor, response)
+    # What the vendor wrote is quoted redacted, on one line and short: an answer
+    # may echo the password, hold terminal escapes or be a megabyte long.
+    code = quote(redact(code, secrets), CODE_LIMIT) if code else None
+    detail = quote(redact(detail, secrets)) if detail else ""
     reason = vendor.status_messages.get(status) or response.reason or "error"
     message = f"{vendor.title} {what} failed: HTTP {status} {reason}"
     if code:
@@ -200,14 +220,11 @@ def login_error(
 
 def error_details(vendor: Vendor, response: requests.Response) -> tuple[Optional[str], str]:
     """``(code, message)`` from an error answer, by the vendor's hook or the common shapes."""
-    if vendor.error_hook is not None:
-        return vendor.error_hook(response)
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = json_object(response)
+    if data is None:
         return None, describe_body(response) if response.content else ""
+    if vendor.error_hook is not None:
+        return vendor.error_hook(data)
     code = next(
         (
             value
@@ -220,9 +237,19 @@ def error_details(vendor: Vendor, response: requests.Response) -> tuple[Optional
     return code, message if isinstance(message, str) else ""
 
 
+def json_object(response: requests.Response) -> Optional[dict[str, Any]]:
+    """The answer's JSON object, ``None`` when the body is not one."""
+    try:
+        data = json_body(response)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def describe_body(response: requests.Response) -> str:
     """A short description of a body that is not what we expected."""
-    content_type = response.headers.get("Content-Type") or "no content type"
+    content_type = quote(response.headers.get("Content-Type") or "", CODE_LIMIT)
+    content_type = content_type or "no content type"
     size = len(response.content)
     if not size:
         return f"an empty body ({content_type})"
@@ -274,3 +301,30 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
     return text
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A vendor's text made fit for a one-line message: printable, spaced once, clipped.
+
+    Redact before quoting: clipping first could leave half a secret behind.
+    """
+    text = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 4])
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def json_body(response: requests.Response) -> Any:
+    """The answer's JSON; ``ValueError`` when it is not JSON.
+
+    ``json`` recurses once per nesting level, so an answer such as ``[[[[...``
+    a million deep raises ``RecursionError``; it is not JSON we can use either.
+    """
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _header_safe(value: str) -> bool:
+    """True when ``value`` can go into an HTTP header as it is (visible ASCII only)."""
+    return value.isascii() and value.isprintable() and " " not in value

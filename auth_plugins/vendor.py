@@ -29,8 +29,8 @@ AnswerHook = Callable[[Any, "requests.Response"], None]
 RejectedHook = Callable[["requests.Response"], bool]
 #: Sees every API answer that is not a rejection; raises to stop (e.g. step-up).
 ApiResponseHook = Callable[["requests.Response"], None]
-#: Turns a vendor's error answer into ``(code, message)``.
-ErrorHook = Callable[["requests.Response"], "tuple[Optional[str], str]"]
+#: Turns the JSON object of a vendor's error answer into ``(code, message)``.
+ErrorHook = Callable[[dict[str, Any]], "tuple[Optional[str], str]"]
 
 
 @dataclass(frozen=True)

@@ -21,28 +21,30 @@ from ..vendor import Option, Vendor
 def _pending_login(data: Any, response: requests.Response) -> None:
     """A two-factor login answers 200 with ``object: pending_login`` instead of a token."""
     if isinstance(data, dict) and data.get("object") == "pending_login":
-        providers = data.get("two_factor_required_providers") or []
+        # Read defensively: a malformed answer must still end in this error, not a
+        # TypeError, and a huge one must not make a huge message.
+        listed = data.get("two_factor_required_providers")
+        providers = [
+            p
+            for p in (listed if isinstance(listed, list) else [])
+            if isinstance(p, int) and not isinstance(p, bool)
+        ]
         pending = str(data.get("id", ""))
+        named = ", ".join(map(str, providers[:10])) + (", ..." if len(providers) > 10 else "")
         raise TwoFactorRequired(
-            f"TeamUp wants a two-factor login (pending login {pending}, providers "
-            f"{', '.join(map(str, providers)) or 'none named'}). Finish it with "
+            f"TeamUp wants a two-factor login (pending login {login.quote(pending, 80)}, providers "
+            f"{named or 'none named'}). Finish it with "
             "auth.start_two_factor(phone_number, provider, pending_login_id) and "
             "auth.verify_two_factor(phone_number, code), or pass a verification key as "
             "verification_key= (or TEAMUP_VERIFICATION_KEY)",
             pending_login_id=pending,
-            providers=[p for p in providers if isinstance(p, int)],
+            providers=providers,
             response=response,
         )
 
 
-def _error_details(response: requests.Response) -> tuple[Optional[str], str]:
+def _error_details(data: dict[str, Any]) -> tuple[Optional[str], str]:
     """TeamUp's ``{code, message, type, field_errors}`` body as ``(code, message)``."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return None, login.describe_body(response) if response.content else ""
     code = data.get("code") if isinstance(data.get("code"), str) else None
     parts = [data["message"]] if isinstance(data.get("message"), str) else []
     field_errors = data.get("field_errors")

@@ -20,15 +20,14 @@ from ..vendor import Option, Vendor
 
 
 def _error_code(response: requests.Response) -> Optional[str]:
-    """``errorCode``, top level or nested under ``response`` (the docs show both)."""
+    """``errorCode`` of a 400/403 answer, top level or under ``response`` (the docs show both)."""
     if response.status_code not in (400, 403):
         return None
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
+    data = login.json_object(response)
+    return _code_in(data) if data is not None else None
+
+
+def _code_in(data: dict[str, Any]) -> Optional[str]:
     code = login.dig(data, "errorCode") or login.dig(data, "response.errorCode")
     return code if isinstance(code, str) else None
 
@@ -49,15 +48,8 @@ def _check_step_up(response: requests.Response) -> None:
         )
 
 
-def _error_details(response: requests.Response) -> tuple[Optional[str], str]:
+def _error_details(data: dict[str, Any]) -> tuple[Optional[str], str]:
     """``message`` plus each ``syntaxErrors.invalidFields`` entry, and the error code."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return None, login.describe_body(response) if response.content else ""
-    code = login.dig(data, "errorCode") or login.dig(data, "response.errorCode")
     parts = [data["message"]] if isinstance(data.get("message"), str) else []
     fields = login.dig(data, "syntaxErrors.invalidFields")
     if isinstance(fields, list):
@@ -66,7 +58,7 @@ def _error_details(response: requests.Response) -> tuple[Optional[str], str]:
                 params = field.get("params")
                 detail = f" {params}" if params else ""
                 parts.append(f"{field.get('fieldName')}: {field.get('error')}{detail}")
-    return (code if isinstance(code, str) else None), " / ".join(parts)
+    return _code_in(data), " / ".join(parts)
 
 
 UP2MONEY = Vendor(
@@ -146,7 +138,7 @@ class Up2MoneyAuth(PasswordAuth):
             what=what,
         )
         if not 200 <= response.status_code < 300:
-            code, detail = _error_details(response)
+            code, detail = login.error_details(UP2MONEY, response)
             raise AuthPluginError(
                 f"up2.money {what} failed: HTTP {response.status_code}"
                 + (f" [{code}]" if code else "")
