@@ -37,6 +37,7 @@ from auth_plugins.sandbox import (
     DEMO_UP2MONEY_SECRET,
     Sandbox,
     TeamUpConfig,
+    TeamUpUser,
     Up2MoneyConfig,
     main,
 )
@@ -645,11 +646,13 @@ def test_teamup_two_factor_flow(sb: Sandbox, http: requests.Session) -> None:
     assert isinstance(key, str)
     assert 0 < len(key) <= 32
 
-    # Someone else cannot use the key.
-    assert (
-        tu_login(http, sb, "bob@example.com", "bob-password", verification_key=key).status_code
-        == 200
-    )
+    # The key is bound to its user: another two-factor user gets a pending login instead,
+    # and a user without two-factor ignores it (neither spends it).
+    sb.teamup.config.users["carol@example.com"] = TeamUpUser("carol-pw", 1005, [7], True, "+1555")
+    carol = tu_login(http, sb, "carol@example.com", "carol-pw", verification_key=key)
+    assert carol.json()["object"] == "pending_login"
+    bob = tu_login(http, sb, "bob@example.com", "bob-password", verification_key=key)
+    assert "access_token" in bob.json()
     done = tu_login(http, sb, username, password, verification_key=key)
     assert done.status_code == 200
     tokens = done.json()
@@ -660,6 +663,7 @@ def test_teamup_two_factor_flow(sb: Sandbox, http: requests.Session) -> None:
     assert again.json()["object"] == "pending_login"
     assert sb.logins("teamup", username) == 1
     assert sb.login_attempts("teamup", username) == 3
+    assert sb.logins("teamup") == 2  # the user and bob
 
 
 def test_teamup_two_factor_errors(sb: Sandbox, http: requests.Session) -> None:
@@ -677,38 +681,26 @@ def test_teamup_two_factor_errors(sb: Sandbox, http: requests.Session) -> None:
     def start(**changes: Any) -> requests.Response:
         return http.post(start_url, json={**good, **changes}, timeout=TIMEOUT)
 
-    assert set(
-        assert_teamup_error(http.post(start_url, json={}, timeout=TIMEOUT), 400, "invalid")[
-            "field_errors"
-        ]
-    ) == {
-        "phone_number",
-        "provider",
-        "direct_auth_key",
-        "pending_login",
-    }
-    assert (
-        "pending_login"
-        in assert_teamup_error(start(pending_login=str(uuid.uuid4())), 400, "invalid")[
-            "field_errors"
-        ]
-    )
-    assert "provider" in assert_teamup_error(start(provider=1), 400, "invalid")["field_errors"]
-    assert (
-        "phone_number"
-        in assert_teamup_error(start(phone_number="+10000000000"), 400, "invalid")["field_errors"]
-    )
+    def field_errors(response: requests.Response) -> set[str]:
+        return set(assert_teamup_error(response, 400, "invalid")["field_errors"])
+
+    everything = {"phone_number", "provider", "direct_auth_key", "pending_login"}
+    assert field_errors(http.post(start_url, json={}, timeout=TIMEOUT)) == everything
+    assert field_errors(start(pending_login=str(uuid.uuid4()))) == {"pending_login"}
+    assert field_errors(start(provider=1)) == {"provider"}
+    assert field_errors(start(provider="seven")) == {"provider"}
+    assert field_errors(start(phone_number="+10000000000")) == {"phone_number"}
     assert_teamup_error(start(direct_auth_key="wrong"), 403, "permission_denied")
     bad_provider = http.get(
         sb.teamup_url + "/auth/two_factor/requirements", params={"provider": "x"}, timeout=TIMEOUT
     )
-    assert "provider" in assert_teamup_error(bad_provider, 400, "invalid")["field_errors"]
+    assert field_errors(bad_provider) == {"provider"}
     never_started = http.post(
         sb.teamup_url + "/auth/two_factor/verify",
         json={"phone_number": DEMO_TEAMUP_TWO_FACTOR_PHONE, "verification_code": DEMO_SMS_CODE},
         timeout=TIMEOUT,
     )
-    assert "phone_number" in assert_teamup_error(never_started, 400, "invalid")["field_errors"]
+    assert field_errors(never_started) == {"phone_number"}
     # A made-up verification key just yields another pending login.
     made_up = tu_login(
         http,

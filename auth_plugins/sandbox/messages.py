@@ -43,7 +43,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     client_ip: str
-    _lower: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _lower: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Header names are case-insensitive; a lower-cased view makes lookups cheap.

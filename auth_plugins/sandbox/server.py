@@ -9,6 +9,7 @@ because every answer carries Content-Length and every request body is read to it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import socket
 import socketserver
@@ -151,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
             client_ip=str(self.client_address[0]),
         )
         try:
-            response = self.server.sandbox._dispatch(request)
+            response = self.server.sandbox.dispatch(request)
         except Exception:
             # The path only, never the query string or headers: they may carry secrets.
             _log.exception("sandbox: internal error answering %s %s", self.command, path)
@@ -212,8 +213,10 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return  # a client that went away (e.g. after its own timeout) is routine
+        if isinstance(exc, OSError):
+            # A client that went away (after its own timeout, say) or a connection stop()
+            # shut down: routine for a test server, nothing to report.
+            return
         _log.error("sandbox: error on a connection", exc_info=True)
 
 
@@ -416,8 +419,12 @@ class Sandbox:
 
     # ----------------------------------------------------------------- routing
 
-    def _dispatch(self, request: Request) -> Response:
-        """Route a request to a vendor or to the control endpoints."""
+    def dispatch(self, request: Request) -> Response:
+        """Answer one parsed request: route it to a vendor or to the control endpoints.
+
+        The HTTP handler calls this for every request; it needs no socket, so it can also be
+        called directly.
+        """
         for prefix, state in ((TEAMUP_PREFIX, self.teamup), (UP2MONEY_PREFIX, self.up2money)):
             if request.path == prefix or request.path.startswith(prefix + "/"):
                 target = request.path + ("?" + request.query_string if request.query_string else "")
@@ -425,16 +432,7 @@ class Sandbox:
                     self._received.append(
                         ReceivedRequest(request.method, target, dict(request.headers), request.body)
                     )
-                routed = Request(
-                    method=request.method,
-                    path=request.path,
-                    route=request.path[len(prefix) :],
-                    query_string=request.query_string,
-                    headers=request.headers,
-                    body=request.body,
-                    client_ip=request.client_ip,
-                )
-                return state.handle(routed)
+                return state.handle(dataclasses.replace(request, route=request.path[len(prefix) :]))
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             return handle_control(self, request)
         return json_response(
