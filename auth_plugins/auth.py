@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+import string
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -192,7 +193,15 @@ class PasswordAuth(AuthBase):
         # is replaced whole, so a thread never sees one token's headers under another's.
         filled_for, headers = self._token_headers
         if filled_for != token.access_token:
-            headers = self.vendor.header_values(self._secret_values(), token)
+            # Ask only for what the headers name: a password prompt must not
+            # run when a stored token needs no login.
+            needed = {
+                name
+                for template in self.vendor.api_headers.values()
+                for _, name, _, _ in string.Formatter().parse(template)
+                if name
+            }
+            headers = self.vendor.header_values(self._secret_values(needed), token)
             self._token_headers = (token.access_token, headers)
         return headers
 
@@ -390,10 +399,14 @@ class PasswordAuth(AuthBase):
             idle_timeout=self.idle_timeout,
         )
 
-    def _secret_values(self) -> dict[str, Any]:
-        """The option values with any secret given as a callable asked for, once."""
+    def _secret_values(self, names: Optional[Iterable[str]] = None) -> dict[str, Any]:
+        """The option values with any secret given as a callable asked for, once.
+
+        ``names``: ask only for these (the others may stay callables).
+        """
+        wanted = None if names is None else set(names)
         for name, value in list(self._values.items()):
-            if callable(value):
+            if callable(value) and (wanted is None or name in wanted):
                 answer = value()
                 if not isinstance(answer, str) or not answer:
                     raise ConfigError(f"{self.vendor.title} needs a {name}; none was given")

@@ -60,6 +60,16 @@ class LazyVendorAuth:
         try:
             if self._auth is None:
                 self._auth = self._build(request.url or "")
+            if not self._auth._is_ours(request.url):
+                # The auth would send the request without a token: say why instead.
+                from .errors import ConfigError
+
+                vendor = self._auth.vendor
+                raise ConfigError(
+                    f"{request.url} is not {vendor.title}'s API at {self._auth.base_url}, so "
+                    f"no token would be sent; call a URL under it, or set "
+                    f"{vendor.env_prefix}_BASE_URL to the API you call"
+                )
             before = list(request.hooks.get("response", []))
             self._auth(request)
         except Exception as exc:
@@ -173,7 +183,7 @@ def httpie_auth_plugin(vendor: str, description: str = "") -> type[AuthPlugin]:
         (_VendorAuthPlugin,),
         {
             "__doc__": f"HTTPie ``--auth-type {vendor}``.",
-            "name": f"{vendor} (auth-plugins)",
+            "name": f"{vendor} password login",
             "auth_type": vendor,
             "vendor_name": vendor,
             "description": description
@@ -197,7 +207,7 @@ Up2MoneyPlugin = httpie_auth_plugin(
 class VendorPlugin(_VendorAuthPlugin):
     """HTTPie ``--auth-type auth-plugins``: any installed vendor, chosen by the request URL."""
 
-    name = "auth-plugins"
+    name = "any installed vendor"
     auth_type = "auth-plugins"
     description = (
         "Any installed auth-plugins vendor (see: auth-plugins vendors), chosen by the "

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -122,6 +123,8 @@ class FileTokenStore:
             directory = os.environ.get(CACHE_DIR_ENV) or _default_cache_dir()
         self.directory = Path(directory).expanduser()
         self._thread_locks = _KeyLocks()
+        #: How deep each key's lock is held (only by the thread holding its thread lock).
+        self._depth: dict[TokenKey, int] = {}
 
     # -- the store protocol -------------------------------------------------
 
@@ -156,17 +159,23 @@ class FileTokenStore:
         self._ensure_directory()
         payload = json.dumps({"key": list(key), "token": token.to_dict()}).encode()
         path = self._path(key)
-        # mkstemp creates the file 0600 before anything is written to it.
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
+        try:
+            # mkstemp creates the file 0600 before anything is written to it.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
+        except OSError as exc:
+            raise self._unusable(exc) from None
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(payload)
                 file.flush()
                 os.fsync(file.fileno())
+            # A reader sees the old file or the new one, never a half-written one.
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self._unusable(exc) from None
             raise
 
     def delete(self, key: TokenKey) -> None:
@@ -182,14 +191,28 @@ class FileTokenStore:
         self._ensure_directory()
         lock_path = self._path(key).with_suffix(".lock")
         with self._thread_locks(key):
+            # Re-entered by the thread that holds it: a second file lock on the
+            # same file would wait for the first one until LOCK_TIMEOUT.
+            depth = self._depth.get(key, 0)
+            self._depth[key] = depth + 1
             try:
-                with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT, mode=0o600):
+                if depth:
                     yield self
-            except filelock.Timeout:
-                raise AuthPluginError(
-                    f"another process has held the token lock {lock_path} for "
-                    f"{LOCK_TIMEOUT:.0f}s; if none is running, delete that file"
-                ) from None
+                    return
+                try:
+                    with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT, mode=0o600):
+                        yield self
+                except filelock.Timeout:
+                    raise AuthPluginError(
+                        f"another process has held the token lock {lock_path} for "
+                        f"{LOCK_TIMEOUT:.0f}s; if none is running, delete that file"
+                    ) from None
+                except OSError as exc:
+                    if exc.filename is not None and Path(exc.filename) == lock_path:
+                        raise self._unusable(exc) from None
+                    raise
+            finally:
+                self._depth[key] = depth
 
     # -- beyond the protocol: listing and logout ----------------------------
 
@@ -204,12 +227,23 @@ class FileTokenStore:
         return found
 
     def clear(self, vendor: Optional[str] = None) -> int:
-        """Delete stored tokens (one vendor's, or all); returns how many."""
+        """Delete stored tokens (one vendor's, or all); returns how many files.
+
+        Files that cannot be read (corrupt, or opened up to others) go too,
+        and so do temporary files a crash left behind: a logout leaves no
+        token on disk. Lock files stay: another process may hold one.
+        """
+        if not self.directory.is_dir():
+            return 0
+        name = r"[^/\\]+" if vendor is None else re.escape(vendor)
+        pattern = re.compile(rf"(?:{name}-[0-9a-f]{{32}}\.json|\.{name}-[0-9a-f]{{32}}\..*\.tmp)")
         removed = 0
-        for key in self.keys():
-            if vendor is None or key.vendor == vendor:
-                self.delete(key)
-                removed += 1
+        for path in self.directory.iterdir():
+            if pattern.fullmatch(path.name):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    if path.suffix == ".json":
+                        removed += 1
         return removed
 
     # -- helpers ------------------------------------------------------------
@@ -219,6 +253,13 @@ class FileTokenStore:
         # of the key only, which holds no secret.
         digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
         return self.directory / f"{key.vendor}-{digest}.json"
+
+    def _unusable(self, exc: OSError) -> ConfigError:
+        return ConfigError(
+            f"cannot write to the token cache folder {self.directory} "
+            f"({exc.strerror or type(exc).__name__}); set {CACHE_DIR_ENV} to a folder you can "
+            f"write, or {CACHE_SWITCH_ENV}=off to keep tokens in memory only"
+        )
 
     def _ensure_directory(self) -> None:
         try:

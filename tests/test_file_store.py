@@ -1,0 +1,340 @@
+"""The on-disk token store: private files, atomic writes, keys, bad files, locks, sharing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Callable
+
+import filelock
+import pytest
+import requests
+
+from auth_plugins import AuthPluginError, ConfigError, FileTokenStore, MemoryTokenStore, TeamUpAuth
+from auth_plugins import stores as stores_module
+from auth_plugins.sandbox import (
+    DEMO_TEAMUP_DIRECT_AUTH_KEY,
+    DEMO_TEAMUP_PASSWORD,
+    DEMO_TEAMUP_USERNAME,
+    Sandbox,
+)
+from auth_plugins.stores import TokenKey, token_store_from_env
+from auth_plugins.tokens import Token
+
+KEY = TokenKey("teamup", "https://goteamup.com/api/v2", "alice@example.com")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def store(cache: Path) -> FileTokenStore:
+    return FileTokenStore(directory=cache)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def token_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.json"))
+
+
+def login_and_call(auth: TeamUpAuth) -> None:
+    response = requests.get(f"{auth.base_url}/customers", auth=auth, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_folder_0700_and_files_0600_whatever_the_umask(store: FileTokenStore, cache: Path) -> None:
+    with store.lock(KEY):
+        store.save(KEY, Token("secret-token"))
+    assert mode(cache) == 0o700
+    files = list(cache.iterdir())
+    assert {path.suffix for path in files} == {".json", ".lock"}
+    for path in files:
+        assert mode(path) == 0o600, path
+
+
+def test_an_existing_loose_folder_of_ours_is_tightened(store: FileTokenStore, cache: Path) -> None:
+    cache.mkdir(mode=0o755)
+    cache.chmod(0o755)
+    store.save(KEY, Token("t"))
+    assert mode(cache) == 0o700
+
+
+def test_writes_replace_the_file_whole(
+    store: FileTokenStore, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.save(KEY, Token("first"))
+    [path] = token_files(cache)
+    first_inode = path.stat().st_ino
+    store.save(KEY, Token("second"))
+    # A new file renamed over the old one, not the old one rewritten in place.
+    assert path.stat().st_ino != first_inode
+    assert list(cache.glob(".*.tmp")) == []
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(ConfigError, match="AUTH_PLUGINS_CACHE_DIR"):
+        store.save(KEY, Token("third"))
+    loaded = store.load(KEY)
+    assert loaded is not None
+    assert loaded.access_token == "second"
+    assert list(cache.glob(".*.tmp")) == []
+
+
+def test_file_holds_the_key_and_token_only(
+    sandbox: Sandbox, store: FileTokenStore, cache: Path
+) -> None:
+    auth = TeamUpAuth(
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=sandbox.teamup_url,
+        token_store=store,
+    )
+    with auth:
+        login_and_call(auth)
+    [path] = token_files(cache)
+    text = path.read_text()
+    data = json.loads(text)
+    assert set(data) == {"key", "token"}
+    assert data["key"] == ["teamup", sandbox.teamup_url, DEMO_TEAMUP_USERNAME]
+    assert auth.token is not None
+    assert data["token"]["access_token"] == auth.token.access_token
+    assert DEMO_TEAMUP_PASSWORD not in text
+    assert DEMO_TEAMUP_DIRECT_AUTH_KEY not in text
+    assert DEMO_TEAMUP_USERNAME not in path.name
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def test_keyed_by_vendor_base_url_and_user(store: FileTokenStore) -> None:
+    keys = [
+        KEY,
+        KEY._replace(vendor="up2money"),
+        KEY._replace(base_url="http://127.0.0.1:9/teamup/api/v2"),
+        KEY._replace(username="bob@example.com"),
+    ]
+    for number, key in enumerate(keys):
+        store.save(key, Token(f"token-{number}"))
+    assert sorted(store.keys()) == sorted(keys)
+    for number, key in enumerate(keys):
+        loaded = store.load(key)
+        assert loaded is not None
+        assert loaded.access_token == f"token-{number}"
+
+
+def test_the_password_is_not_part_of_the_key(
+    sandbox: Sandbox, teamup_auth: Callable[..., TeamUpAuth], store: FileTokenStore
+) -> None:
+    login_and_call(teamup_auth(token_store=store))
+    # Same user, another password: the stored token is found, no login is tried.
+    login_and_call(teamup_auth(password="a-different-password", token_store=store))
+    assert sandbox.login_attempts("teamup") == 1
+
+
+# -- bad files -----------------------------------------------------------------------------
+
+
+def _stored_path(store: FileTokenStore, teamup_auth: Callable[..., TeamUpAuth]) -> Path:
+    login_and_call(teamup_auth(token_store=store))
+    [path] = token_files(store.directory)
+    return path
+
+
+def test_corrupt_file_is_ignored_with_a_warning_and_replaced(
+    sandbox: Sandbox, teamup_auth: Callable[..., TeamUpAuth], store: FileTokenStore
+) -> None:
+    path = _stored_path(store, teamup_auth)
+    path.write_text('{"key": ["teamup", "trunc')
+    with pytest.warns(UserWarning, match="ignoring token cache file .* replaced at the next login"):
+        login_and_call(teamup_auth(token_store=store))
+    assert sandbox.logins("teamup") == 2
+    assert json.loads(path.read_text())["token"]["access_token"]
+    assert mode(path) == 0o600
+
+
+def test_file_others_can_read_is_ignored_and_replaced_private(
+    sandbox: Sandbox, teamup_auth: Callable[..., TeamUpAuth], store: FileTokenStore
+) -> None:
+    path = _stored_path(store, teamup_auth)
+    path.chmod(0o644)
+    with pytest.warns(UserWarning, match="group or others can read it"):
+        login_and_call(teamup_auth(token_store=store))
+    assert sandbox.logins("teamup") == 2
+    assert mode(path) == 0o600
+
+
+def test_symlink_in_place_of_the_file_is_not_followed(
+    store: FileTokenStore, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"key": list(KEY), "token": Token("planted").to_dict()}))
+    elsewhere.chmod(0o600)
+    store.save(KEY, Token("real"))
+    [path] = token_files(store.directory)
+    path.unlink()
+    path.symlink_to(elsewhere)
+    with pytest.warns(UserWarning, match="ignoring token cache file"):
+        assert store.load(KEY) is None
+
+
+def test_folder_that_cannot_be_made_names_the_settings(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    store = FileTokenStore(directory=blocker / "cache")
+    with pytest.raises(ConfigError, match=r"AUTH_PLUGINS_CACHE_DIR.*AUTH_PLUGINS_TOKEN_CACHE=off"):
+        store.save(KEY, Token("t"))
+
+
+# -- locks and sharing ---------------------------------------------------------------------
+
+
+def test_threads_with_an_empty_store_make_one_login(
+    sandbox: Sandbox, teamup_auth: Callable[..., TeamUpAuth], store: FileTokenStore
+) -> None:
+    sandbox.teamup.config.login_delay = 0.2
+    auths = [teamup_auth(token_store=store) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def call(auth: TeamUpAuth) -> None:
+        try:
+            login_and_call(auth)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(auth,)) for auth in auths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sandbox.logins("teamup") == 1
+
+
+SHARED_LOGIN = """
+import sys, requests
+from auth_plugins import FileTokenStore, TeamUpAuth
+auth = TeamUpAuth(token_store=FileTokenStore(directory=sys.argv[1]))
+response = requests.get(auth.base_url + "/customers", auth=auth, timeout=30)
+print(response.status_code)
+"""
+
+
+def test_processes_sharing_a_file_store_make_one_login(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.teamup.config.login_delay = 0.5
+    env = {
+        **os.environ,
+        "TEAMUP_BASE_URL": sandbox.teamup_url,
+        "TEAMUP_DIRECT_AUTH_KEY": DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        "TEAMUP_USERNAME": DEMO_TEAMUP_USERNAME,
+        "TEAMUP_PASSWORD": DEMO_TEAMUP_PASSWORD,
+    }
+    shared = tmp_path / "shared-tokens"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SHARED_LOGIN, str(shared)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        assert stdout.strip() == "200"
+    assert sandbox.logins("teamup") == 1
+    assert sandbox.api_calls("teamup") == 3
+
+
+def test_lock_is_reentrant_in_the_thread_holding_it(
+    store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stores_module, "LOCK_TIMEOUT", 1.0)
+    with store.lock(KEY), store.lock(KEY):
+        store.save(KEY, Token("t"))
+    # And released fully afterwards: another holder gets it at once.
+    lock_path = store.directory / token_files(store.directory)[0].with_suffix(".lock").name
+    with filelock.FileLock(str(lock_path), timeout=0.5):
+        pass
+
+
+def test_lock_held_elsewhere_too_long_is_a_clear_error(
+    store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stores_module, "LOCK_TIMEOUT", 0.2)
+    store.save(KEY, Token("t"))
+    lock_path = token_files(store.directory)[0].with_suffix(".lock")
+    held_elsewhere = filelock.FileLock(str(lock_path))  # as another process would
+    refused = pytest.raises(AuthPluginError, match=r"held the token lock .* delete that file")
+    with held_elsewhere, refused, store.lock(KEY):
+        pass
+
+
+# -- logout and settings -------------------------------------------------------------------
+
+
+def test_clear_deletes_one_vendors_tokens_or_all(store: FileTokenStore, cache: Path) -> None:
+    store.save(KEY, Token("t1"))
+    store.save(KEY._replace(username="bob"), Token("t2"))
+    store.save(KEY._replace(vendor="teamup-eu"), Token("t3"))
+    store.save(KEY._replace(vendor="up2money"), Token("t4"))
+    # An unreadable one and a temporary file a crash left: both hold tokens, both go.
+    store._path(KEY._replace(username="carol")).write_text("{}")
+    store._path(KEY._replace(username="carol")).chmod(0o644)
+    (cache / f".{store._path(KEY).stem}.abc123.tmp").write_text("half")
+
+    assert store.clear("teamup") == 3
+    remaining = store.keys()
+    assert sorted(key.vendor for key in remaining) == ["teamup-eu", "up2money"]
+    assert list(cache.glob(".*.tmp")) == []
+    assert store.clear() == 2
+    assert token_files(cache) == []
+    assert store.clear() == 0
+
+
+def test_store_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AUTH_PLUGINS_CACHE_DIR", str(tmp_path / "here"))
+    store = token_store_from_env()
+    assert isinstance(store, FileTokenStore)
+    assert store.directory == tmp_path / "here"
+    for off in ("off", "OFF", "0", "false", "no"):
+        monkeypatch.setenv("AUTH_PLUGINS_TOKEN_CACHE", off)
+        assert isinstance(token_store_from_env(), MemoryTokenStore)
+    monkeypatch.setenv("AUTH_PLUGINS_TOKEN_CACHE", "on")
+    assert isinstance(token_store_from_env(), FileTokenStore)
+
+
+def test_default_folder_is_the_platform_user_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("AUTH_PLUGINS_CACHE_DIR")
+    store = FileTokenStore()
+    assert store.directory == Path(platformdirs.user_cache_dir("auth-plugins", appauthor=False))
+    assert "FileTokenStore" in repr(store)
