@@ -120,8 +120,7 @@ def _token(options: argparse.Namespace) -> int:
         try:
             token = auth.get_token()
         except AuthPluginError as exc:
-            rephrase(exc, command_line_message(exc, entry.vendor, "--user USER"))
-            raise
+            raise command_line_hint(exc, entry.vendor, "--user USER") from None
     print(token.access_token)
     return 0
 
@@ -175,32 +174,22 @@ def command_line_options(
     return {"username": user, "password": secret}
 
 
-def command_line_message(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> str:
-    """``exc``'s message, with advice for a command-line user instead of a programmer."""
+def command_line_hint(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> AuthPluginError:
+    """Give ``exc`` advice for a command-line user instead of a programmer (in place)."""
     from .errors import InvalidCredentials, TwoFactorRequired
 
-    message = str(exc)
     if isinstance(exc, TwoFactorRequired) and exc.pending_login_id:
         # The engine's advice names Python methods; a terminal user gets a prompt instead.
-        return (
-            message.split(". Finish it")[0] + ". Run in a terminal to be asked for the phone "
-            f"number and the SMS code, or set {vendor.env_prefix}_VERIFICATION_KEY to a "
-            "verification key"
+        return exc.with_hint(
+            "Run in a terminal to be asked for the phone number and the SMS code, or set "
+            f"{vendor.env_prefix}_VERIFICATION_KEY to a verification key"
         )
     if isinstance(exc, InvalidCredentials):
         # Each process sends the password again, so "not sent again" does not apply here.
-        return (
-            message.split(". Check the credentials")[0]
-            + f". Check the {vendor.username_label} and password ({user_hint}, "
+        return exc.with_hint(
+            f"Check the {vendor.username_label} and password ({user_hint}, "
             f"{vendor.env_prefix}_PASSWORD)"
         )
-    return message
-
-
-def rephrase(exc: AuthPluginError, message: str) -> AuthPluginError:
-    """Give ``exc`` a new message in place (its type and details stay)."""
-    exc.message = message
-    exc.args = (message,)
     return exc
 
 

@@ -17,13 +17,28 @@ if TYPE_CHECKING:
 
 
 class AuthPluginError(requests.RequestException):
-    """Base class of every error auth-plugins raises."""
+    """Base class of every error auth-plugins raises.
 
-    def __init__(self, message: str, *, response: Optional[requests.Response] = None) -> None:
+    ``summary`` says what went wrong, ``hint`` what to do about it; the message
+    is both. The hint is kept apart so that a front end (HTTPie, the command
+    line) can give advice in its own terms with :meth:`with_hint`.
+    """
+
+    def __init__(
+        self, message: str, *, response: Optional[requests.Response] = None, hint: str = ""
+    ) -> None:
         # requests.RequestException takes response= and request= and keeps them;
         # the request is derived from the response as requests itself does.
         super().__init__(message, response=response)
-        self.message = message
+        self.summary = message
+        self.with_hint(hint)
+
+    def with_hint(self, hint: str) -> AuthPluginError:
+        """Replace the advice part of the message (in place); returns the error."""
+        self.hint = hint
+        self.message = f"{self.summary.rstrip('. ')}. {hint}" if hint else self.summary
+        self.args = (self.message,)
+        return self
 
     def __str__(self) -> str:
         return self.message
@@ -50,8 +65,9 @@ class LoginError(AuthPluginError):
         response: Optional[requests.Response] = None,
         status: Optional[int] = None,
         code: Optional[str] = None,
+        hint: str = "",
     ) -> None:
-        super().__init__(message, response=response)
+        super().__init__(message, response=response, hint=hint)
         self.status = status if status is not None else _status_of(response)
         self.code = code
 
@@ -79,8 +95,9 @@ class RateLimited(LoginError):
         response: Optional[requests.Response] = None,
         retry_after: Optional[float] = None,
         code: Optional[str] = None,
+        hint: str = "",
     ) -> None:
-        super().__init__(message, response=response, code=code)
+        super().__init__(message, response=response, code=code, hint=hint)
         self.retry_after = retry_after
 
 
@@ -101,8 +118,9 @@ class TwoFactorRequired(LoginError):
         pending_login_id: str,
         providers: Sequence[int],
         response: Optional[requests.Response] = None,
+        hint: str = "",
     ) -> None:
-        super().__init__(message, response=response, code="pending_login")
+        super().__init__(message, response=response, code="pending_login", hint=hint)
         self.pending_login_id = pending_login_id
         self.providers = list(providers)
 

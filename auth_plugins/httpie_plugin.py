@@ -119,9 +119,9 @@ class LazyVendorAuth:
 
         if isinstance(exc, AuthPluginError):
             if self._entry is not None:
-                from .cli import command_line_message, rephrase
+                from .cli import command_line_hint
 
-                rephrase(exc, command_line_message(exc, self._entry.vendor, USER_HINT))
+                command_line_hint(exc, self._entry.vendor, USER_HINT)
             exc.request = None
             raise exc from None
         raise exc

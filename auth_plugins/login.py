@@ -197,24 +197,24 @@ def login_error(
     if detail:
         message += f": {detail}"
     message = redact(message, secrets)
-    # Advice follows as a sentence of its own, without a doubled full stop.
-    sentence = message.rstrip(". ")
     if status in vendor.locked_statuses:
         return AccountLocked(
-            sentence + ". Do not retry now: each attempt can extend the lock",
+            message,
             response=response,
             code=code,
+            hint="Do not retry now: each attempt can extend the lock",
         )
     if status in vendor.invalid_credentials_statuses:
         return InvalidCredentials(
-            sentence + ". Check the credentials; they will not be sent again until you do",
+            message,
             response=response,
             code=code,
+            hint="Check the credentials; this auth will not send them again until reset()",
         )
     if status == 429:
         wait = retry_after(response)
-        hint = f"; retry after {wait:.0f}s" if wait is not None else "; wait before retrying"
-        return RateLimited(sentence + hint, response=response, retry_after=wait, code=code)
+        hint = f"Retry after {wait:.0f}s" if wait is not None else "Wait before retrying"
+        return RateLimited(message, response=response, retry_after=wait, code=code, hint=hint)
     return LoginError(message, response=response, code=code)
 
 

@@ -300,7 +300,7 @@ def test_rate_limited_login_says_when_to_retry(sandbox: Sandbox, teamup_auth: An
     assert caught.value.status == 429
     assert caught.value.retry_after is not None
     assert 0 < caught.value.retry_after <= 60
-    assert "retry after" in str(caught.value)
+    assert "Retry after" in str(caught.value)
 
 
 def test_server_error_names_the_status(sandbox: Sandbox, teamup_auth: Any) -> None:

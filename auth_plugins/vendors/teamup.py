@@ -33,9 +33,9 @@ def _pending_login(data: Any, response: requests.Response) -> None:
         named = ", ".join(map(str, providers[:10])) + (", ..." if len(providers) > 10 else "")
         raise TwoFactorRequired(
             f"TeamUp wants a two-factor login (pending login {login.quote(pending, 80)}, providers "
-            f"{named or 'none named'}). Finish it with "
-            "auth.start_two_factor(phone_number, provider, pending_login_id) and "
-            "auth.verify_two_factor(phone_number, code), or pass a verification key as "
+            f"{named or 'none named'})",
+            hint="Finish it with auth.start_two_factor(phone_number, provider, pending_login_id) "
+            "and auth.verify_two_factor(phone_number, code), or pass a verification key as "
             "verification_key= (or TEAMUP_VERIFICATION_KEY)",
             pending_login_id=pending,
             providers=providers,
