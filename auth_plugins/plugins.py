@@ -1,20 +1,29 @@
 """The plugin host: built-in and third-party vendors, loaded once, on first need.
 
 Third-party plugins are found through the ``auth_plugins`` entry-point group.
-Each one loads on its own: one that fails becomes a warning naming it, and the
-rest keep working (``AUTH_PLUGINS_STRICT=1`` turns the warning into an error,
-for plugin authors). ``AUTH_PLUGINS_LOAD=a,b`` loads only the named plugins;
-an empty value loads none. The built-in vendors always load.
+Each one loads on its own: one that fails becomes a :class:`PluginWarning`
+naming it, and the rest keep working (``AUTH_PLUGINS_STRICT=1`` turns the
+warning into a :class:`PluginLoadError`, for plugin authors).
+``AUTH_PLUGINS_LOAD=a,b`` loads only the named plugins (entry-point or
+distribution names); an empty value loads none. The built-in vendors always
+load, first, through the same hook.
+
+Unlike pluggy's ``load_setuptools_entrypoints`` (one broken plugin stops the
+loop), every step that runs a plugin's code is guarded on its own.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
+import re
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Callable, Optional
 
 import pluggy
@@ -24,14 +33,34 @@ from .auth import PasswordAuth
 from .errors import AuthPluginError, ConfigError
 from .vendor import Vendor
 
-ENTRY_POINT_GROUP = "auth_plugins"
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "LOAD_ENV",
+    "STRICT_ENV",
+    "PluginLoadError",
+    "PluginWarning",
+    "VendorEntry",
+    "available_vendors",
+    "get_auth",
+    "get_vendor",
+    "plugin_manager",
+    "reset_for_tests",
+]
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 LOAD_ENV = "AUTH_PLUGINS_LOAD"
 STRICT_ENV = "AUTH_PLUGINS_STRICT"
 BUILTIN_PLUGINS = ("auth_plugins.vendors.teamup", "auth_plugins.vendors.up2money")
+BUILTIN_SOURCE = "built-in"
 
 
 class PluginLoadError(AuthPluginError):
-    """A plugin failed to load and ``AUTH_PLUGINS_STRICT=1`` is set."""
+    """A plugin could not be used and ``AUTH_PLUGINS_STRICT=1`` is set."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be used; it was skipped and everything else works."""
 
 
 @dataclass(frozen=True)
@@ -39,128 +68,255 @@ class VendorEntry:
     """A registered vendor, how to build its auth, and where it came from."""
 
     vendor: Vendor
+    #: ``factory(**options)`` builds the vendor's auth.
     factory: Callable[..., PasswordAuth]
-    #: "built-in", or the plugin's name and distribution.
+    #: ``"built-in"``, or ``"plugin NAME (DISTRIBUTION VERSION)"``.
     source: str
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    manager: pluggy.PluginManager
+    #: Read-only: every caller shares it.
+    vendors: Mapping[str, VendorEntry]
+
+
 class _Host:
-    """The plugin manager and the vendors it found, made once per process."""
+    """Loads the plugins once per process, whichever thread asks first."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._vendors: Optional[dict[str, VendorEntry]] = None
-        self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-        self.manager.add_hookspecs(hookspecs)
-        #: Plugin name -> where it came from, for listings.
-        self.sources: dict[str, str] = {}
+        # Re-entrant so that a plugin asking for vendors while it is being
+        # loaded gets a clear error instead of a deadlock.
+        self._lock = threading.RLock()
+        self._loading = False
+        self._loaded: Optional[_Loaded] = None
 
-    def vendors(self) -> dict[str, VendorEntry]:
+    def loaded(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is not None:  # the common case: no lock once loaded
+            return loaded
         with self._lock:
-            if self._vendors is None:
-                for module_name in BUILTIN_PLUGINS:
-                    self.manager.register(importlib.import_module(module_name), module_name)
-                    self.sources[module_name] = "built-in"
-                self._load_entry_points()
-                self._vendors = self._collect()
-            return self._vendors
-
-    def _load_entry_points(self) -> None:
-        wanted = os.environ.get(LOAD_ENV)
-        only = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
-        for entry_point in _entry_points():
-            if only is not None and entry_point.name not in only:
-                continue
-            if self.manager.has_plugin(entry_point.name):
-                continue
-            try:
-                self.manager.register(entry_point.load(), entry_point.name)
-            except Exception as exc:  # a plugin can fail in any way; it must not take us down
-                _plugin_failed(entry_point.name, f"failed to load ({type(exc).__name__}: {exc})")
-                continue
-            dist = getattr(entry_point, "dist", None)
-            origin = f"{dist.name} {dist.version}" if dist is not None else entry_point.value
-            self.sources[entry_point.name] = f"plugin {entry_point.name} ({origin})"
-
-    def _collect(self) -> dict[str, VendorEntry]:
-        found: dict[str, VendorEntry] = {}
-        # Each plugin's hook runs on its own, so one that raises loses only its vendors.
-        for impl in self.manager.hook.register_vendors.get_hookimpls():
-            source = self.sources.get(impl.plugin_name, f"plugin {impl.plugin_name}")
-
-            def register(
-                vendor: Vendor,
-                auth_class: Optional[type[PasswordAuth]] = None,
-                *,
-                _source: str = source,
-            ) -> None:
-                if not isinstance(vendor, Vendor):
-                    raise TypeError(f"register() takes a Vendor, not {type(vendor).__name__}")
-                if vendor.name in found:
-                    warnings.warn(
-                        f"auth-plugins: vendor {vendor.name!r} from {_source} is already "
-                        f"registered by {found[vendor.name].source}; keeping the first",
-                        stacklevel=2,
+            if self._loaded is None:
+                if self._loading:
+                    raise PluginLoadError(
+                        "a plugin looked up vendors while plugins were still loading "
+                        "(at import time or in register_vendors); look them up when a "
+                        "request needs them instead"
                     )
-                    return
-                factory: Callable[..., PasswordAuth]
-                if auth_class is None:
-
-                    def factory(**options: Any) -> PasswordAuth:
-                        return PasswordAuth(vendor, **options)
-                else:
-                    factory = auth_class
-                found[vendor.name] = VendorEntry(vendor, factory, _source)
-
-            try:
-                impl.function(register=register)
-            except Exception as exc:  # as above: isolate the plugin
-                _plugin_failed(
-                    impl.plugin_name,
-                    f"failed to register its vendors ({type(exc).__name__}: {exc})",
-                )
-        return dict(sorted(found.items()))
+                self._loading = True
+                try:
+                    # Built whole, then published: a strict-mode error half way leaves
+                    # nothing half-registered behind, and the next call starts afresh.
+                    self._loaded = _load()
+                finally:
+                    self._loading = False
+            return self._loaded
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    everything = importlib.metadata.entry_points()
-    if hasattr(everything, "select"):  # Python 3.10+
-        return list(everything.select(group=ENTRY_POINT_GROUP))
-    return list(everything.get(ENTRY_POINT_GROUP, []))  # type: ignore[attr-defined, unused-ignore]
+def _load() -> _Loaded:
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    sources: dict[str, str] = {}
+    for module_name in BUILTIN_PLUGINS:
+        # Our own code: a failure here is a bug to see, not a plugin to skip.
+        manager.register(importlib.import_module(module_name), module_name)
+        sources[module_name] = BUILTIN_SOURCE
+    for candidate in _selected_entry_points():
+        source = f"plugin {candidate.name} ({candidate.origin})"
+        if _register_entry_point(manager, candidate.entry_point, source):
+            sources[candidate.name] = source
+    return _Loaded(manager, MappingProxyType(_collect(manager, sources)))
 
 
-def _plugin_failed(name: str, what: str) -> None:
-    message = (
-        f"auth-plugins: plugin {name!r} {what}; it is skipped. "
-        f"Uninstall or fix it, or leave it out with {LOAD_ENV}"
+def _register_entry_point(
+    manager: pluggy.PluginManager, entry_point: importlib.metadata.EntryPoint, source: str
+) -> bool:
+    try:
+        plugin = entry_point.load()
+        manager.register(plugin, entry_point.name)
+    except (Exception, SystemExit) as exc:  # a plugin can fail in any way; we must not
+        _problem(f"{source} failed to load: {_describe(exc)}")
+        return False
+    callers = manager.get_hookcallers(plugin) or []
+    # pluggy accepts hooks it has no spec for, so a misspelt hook would never
+    # run; one marked optionalhook (for a newer auth-plugins) is left alone.
+    unknown = sorted(
+        caller.name
+        for caller in callers
+        if not caller.has_spec()
+        and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
     )
-    if os.environ.get(STRICT_ENV, "").strip() in {"1", "true", "yes"}:
-        raise PluginLoadError(message)
-    warnings.warn(message, stacklevel=3)
+    if unknown or len(callers) == 0:
+        manager.unregister(plugin)
+        if unknown:
+            _problem(
+                f"{source} implements unknown hook(s) {', '.join(unknown)}; "
+                "the hook is register_vendors(register)"
+            )
+        else:
+            _problem(
+                f"{source} has no hook: mark its register_vendors(register) function "
+                "with @auth_plugins.hookimpl"
+            )
+        return False
+    return True
 
 
-_host: Optional[_Host] = None
-_host_lock = threading.Lock()
+def _collect(manager: pluggy.PluginManager, sources: dict[str, str]) -> dict[str, VendorEntry]:
+    found: dict[str, VendorEntry] = {}
+    # Each plugin's hook runs on its own (not through manager.hook, which would
+    # stop at the first that raises), in registration order: built-ins first,
+    # then plugins by entry-point name, so the first registration of a name wins.
+    for impl in manager.hook.register_vendors.get_hookimpls():
+        source = sources.get(impl.plugin_name, f"plugin {impl.plugin_name}")
+        staged = _run_register_vendors(impl, source)
+        for entry in staged:
+            name = entry.vendor.name
+            if name in found:
+                _problem(
+                    f"{source} registers vendor {name!r}, which {found[name].source} "
+                    f"already registered; keeping the {found[name].source} one"
+                )
+                continue
+            found[name] = entry
+    return dict(sorted(found.items()))
 
 
-def _get_host() -> _Host:
-    global _host
-    with _host_lock:
-        if _host is None:
-            _host = _Host()
-        return _host
+def _run_register_vendors(impl: pluggy.HookImpl, source: str) -> list[VendorEntry]:
+    """Call one plugin's hook; its vendors, or none if it raised."""
+    staged: list[VendorEntry] = []
+
+    def register(vendor: Vendor, auth_class: Optional[type[PasswordAuth]] = None) -> None:
+        if not isinstance(vendor, Vendor):
+            raise TypeError(f"register() takes a Vendor, not {type(vendor).__name__}")
+        factory: Callable[..., PasswordAuth]
+        if auth_class is None:
+            factory = functools.partial(PasswordAuth, vendor)
+        elif isinstance(auth_class, type) and issubclass(auth_class, PasswordAuth):
+            factory = auth_class
+        else:
+            raise TypeError(
+                f"register({vendor.name!r}, auth_class=...) takes a subclass of "
+                f"PasswordAuth, not {auth_class!r}"
+            )
+        staged.append(VendorEntry(vendor, factory, source))
+
+    try:
+        # pluggy passes only the arguments a hook function declares.
+        impl.function(**{name: register for name in impl.argnames})
+    except (Exception, SystemExit) as exc:  # as above: isolate the plugin
+        _problem(f"{source} failed to register its vendors: {_describe(exc)}")
+        return []
+    return staged
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """An entry point in our group, with the distribution that declares it."""
+
+    entry_point: importlib.metadata.EntryPoint
+    dist_name: str
+    version: str
+
+    @property
+    def name(self) -> str:
+        return self.entry_point.name
+
+    @property
+    def origin(self) -> str:
+        return f"{self.dist_name} {self.version}"
+
+
+def _selected_entry_points() -> list[_Candidate]:
+    """The entry points to load: all, or those ``AUTH_PLUGINS_LOAD`` names; by name."""
+    wanted = os.environ.get(LOAD_ENV)
+    only = None if wanted is None else {_normal(n) for n in wanted.split(",") if n.strip()}
+    chosen: dict[str, _Candidate] = {}
+    matched: set[str] = set()
+    every = _candidates()
+    for candidate in every:
+        if only is not None:
+            names = {_normal(candidate.name), _normal(candidate.dist_name)} & only
+            if not names:
+                continue
+            matched |= names
+        earlier = chosen.get(candidate.name)
+        if earlier is None:
+            chosen[candidate.name] = candidate
+        elif (earlier.dist_name, earlier.entry_point.value) != (
+            candidate.dist_name,
+            candidate.entry_point.value,
+        ):
+            # (The same distribution seen twice on sys.path is one plugin, not a clash.)
+            _problem(
+                f"two installed plugins are named {candidate.name!r} "
+                f"({earlier.origin} and {candidate.origin}); loading the first only"
+            )
+    if only:
+        for name in sorted(only - matched):
+            installed = ", ".join(sorted({c.name for c in every})) or "none"
+            _problem(
+                f"{LOAD_ENV} names {name!r}, but no installed plugin has that name "
+                f"(installed plugins: {installed})"
+            )
+    return list(chosen.values())
+
+
+def _candidates() -> list[_Candidate]:
+    """Every ``auth_plugins`` entry point on ``sys.path``, sorted by name.
+
+    Read per distribution, as pip lists them, so that each entry point knows
+    its distribution on every Python version (``EntryPoint.dist`` is 3.10+).
+    """
+    found = []
+    for dist in importlib.metadata.distributions():
+        ours = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+        if ours:
+            # Reading the metadata parses a file: only for the few that are plugins.
+            name = dist.metadata["Name"] or "unknown distribution"
+            found.extend(_Candidate(ep, name, dist.version) for ep in ours)
+    return sorted(found, key=lambda c: (c.name, _normal(c.dist_name), c.entry_point.value))
+
+
+def _normal(name: str) -> str:
+    """Compare names as pip does: case, ``-``, ``_`` and ``.`` do not matter."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _strict() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _problem(what: str) -> None:
+    """Warn about a plugin (it is skipped), or raise under ``AUTH_PLUGINS_STRICT=1``."""
+    if _strict():
+        raise PluginLoadError(
+            what, hint=f"{STRICT_ENV} is set; unset it to skip such a plugin with a warning"
+        )
+    # Printed by HTTPie and the CLI as it is, so it says whose message it is.
+    warnings.warn(
+        f"auth-plugins: {what}. Skipped; everything else works. Fix or uninstall the "
+        f"plugin, or choose the plugins to load with {LOAD_ENV}=name,name",
+        PluginWarning,
+        stacklevel=2,
+    )
+
+
+_host = _Host()
 
 
 def plugin_manager() -> pluggy.PluginManager:
     """The pluggy manager, with every plugin loaded."""
-    host = _get_host()
-    host.vendors()
-    return host.manager
+    return _host.loaded().manager
 
 
-def available_vendors() -> dict[str, VendorEntry]:
-    """Every registered vendor by name (plugins load on the first call)."""
-    return _get_host().vendors()
+def available_vendors() -> Mapping[str, VendorEntry]:
+    """Every registered vendor by name, sorted, read-only (plugins load on the first call)."""
+    return _host.loaded().vendors
 
 
 def get_vendor(name: str) -> VendorEntry:
@@ -170,7 +326,7 @@ def get_vendor(name: str) -> VendorEntry:
     if entry is None:
         raise ConfigError(
             f"no vendor named {name!r}; installed vendors: {', '.join(found) or 'none'} "
-            "(a vendor plugin may be missing or failed to load)"
+            f"(a vendor plugin may be missing, failed to load, or be left out by {LOAD_ENV})"
         )
     return entry
 
@@ -186,7 +342,10 @@ def get_auth(vendor: str, **options: Any) -> PasswordAuth:
 
 
 def reset_for_tests() -> None:
-    """Forget loaded plugins so the next call loads them again (tests only)."""
+    """Forget loaded plugins so the next call loads them again (tests only).
+
+    Modules already imported stay imported; a plugin that failed to import is
+    imported again.
+    """
     global _host
-    with _host_lock:
-        _host = None
+    _host = _Host()
