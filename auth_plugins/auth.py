@@ -335,15 +335,22 @@ class PasswordAuth(AuthBase):
         store again after taking it, so that N threads (or processes) make one
         login between them.
         """
+        # First a look without the lock: when another thread or process (an
+        # earlier HTTPie run) already has a good token, that is all it takes, and
+        # a file store's lock (and its filelock import) is not needed. Stores
+        # replace tokens whole, so this read sees the old token or the new one.
+        if self._failure is None:
+            stored = self.token_store.load(self.key)
+            if self._good_instead_of(stored, stale):
+                assert stored is not None
+                self._token = stored
+                return stored
         with self.token_store.lock(self.key):
             if self._failure is not None:
                 raise copy.copy(self._failure)
             stored = self.token_store.load(self.key)
-            if (
-                stored is not None
-                and (stale is None or stored.access_token != stale.access_token)
-                and not stored.is_expired(self.leeway)
-            ):
+            if self._good_instead_of(stored, stale):
+                assert stored is not None
                 self._token = stored
                 return stored
             previous = stale or stored
@@ -352,6 +359,14 @@ class PasswordAuth(AuthBase):
             # Swapped in whole: other threads see the old token or the new one, never none.
             self._token = token
             return token
+
+    def _good_instead_of(self, stored: Optional[Token], stale: Optional[Token]) -> bool:
+        """Is ``stored`` a token to use now in place of ``stale``?"""
+        return (
+            stored is not None
+            and (stale is None or stored.access_token != stale.access_token)
+            and not stored.is_expired(self.leeway)
+        )
 
     def _new_token(self, previous: Optional[Token], rejected: bool) -> Token:
         if previous is not None and previous.refresh_token and self.vendor.refresh_path:

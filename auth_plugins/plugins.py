@@ -268,7 +268,7 @@ def _candidates() -> list[_Candidate]:
     Read per distribution, as pip lists them, so that each entry point knows
     its distribution on every Python version (``EntryPoint.dist`` is 3.10+).
     """
-    found = []
+    found: list[_Candidate] = []
     for dist in importlib.metadata.distributions():
         ours = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
         if ours:

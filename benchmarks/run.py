@@ -1,0 +1,81 @@
+"""The benchmarks: ``./dev bench`` (or ``.venv/bin/python benchmarks/run.py``).
+
+Prints one Markdown table; each figure stands next to a baseline measured in
+the same run, on the same machine, against the same local sandbox:
+
+1. per-request cost once logged in (a session with the auth against one
+   sending the same headers statically), target ratio at most 1.03;
+2. logins the vendor sees (threads, processes, HTTPie runs in a row) against
+   the same work with nothing shared;
+3. HTTPie start-up with auth-plugins installed against without, target ratio
+   at most 1.03.
+
+``--quick`` runs fewer rounds (a smoke test); ``--only 1,3`` picks benchmarks;
+``--json FILE`` also writes the figures as JSON. The exit status is 0 unless
+``--strict`` is given and a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+# Run as a script: this folder's modules import each other by plain name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_logins
+import bench_overhead
+import bench_startup
+from benchlib import Row, SandboxProcess, format_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test")
+    parser.add_argument("--only", default="1,2,3", help="which benchmarks, e.g. 1,3")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    chosen = {part.strip() for part in args.only.split(",") if part.strip()}
+    unknown = chosen - {"1", "2", "3"}
+    if unknown:
+        parser.error(f"--only takes 1, 2 and 3, not {', '.join(sorted(unknown))}")
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with SandboxProcess() as sandbox:
+        if "1" in chosen:
+            rounds, per_round = (4, 50) if args.quick else (16, 250)
+            rows += bench_overhead.run(sandbox, rounds, per_round)
+        if "2" in chosen:
+            rows += bench_logins.run(sandbox)
+        if "3" in chosen:
+            rows += bench_startup.run(sandbox, 3 if args.quick else 20)
+    elapsed = time.perf_counter() - started
+
+    print(format_table(rows))
+    print()
+    print(
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{_cpus()} CPUs; took {elapsed:.0f}s"
+    )
+    missed = [row for row in rows if row.verdict == "MISSED"]
+    for row in missed:
+        print(f"target missed: {row.name}: ratio {row.ratio:.3f} > {row.target}")
+    if args.json:
+        args.json.write_text(json.dumps([row.as_dict() for row in rows], indent=2))
+    return 1 if missed and args.strict else 0
+
+
+def _cpus() -> str:
+    import os
+
+    return str(os.cpu_count() or "?")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
