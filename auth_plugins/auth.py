@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
-import string
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -37,7 +36,7 @@ from . import login
 from .errors import AccountLocked, BodyNotReplayable, ConfigError, InvalidCredentials, LoginError
 from .stores import MemoryTokenStore, TokenKey, TokenStore
 from .tokens import Token
-from .vendor import Vendor
+from .vendor import Vendor, template_names
 
 logger = logging.getLogger("auth_plugins")
 
@@ -195,12 +194,7 @@ class PasswordAuth(AuthBase):
         if filled_for != token.access_token:
             # Ask only for what the headers name: a password prompt must not
             # run when a stored token needs no login.
-            needed = {
-                name
-                for template in self.vendor.api_headers.values()
-                for _, name, _, _ in string.Formatter().parse(template)
-                if name
-            }
+            needed = template_names(self.vendor.api_headers)
             headers = self.vendor.header_values(self._secret_values(needed), token)
             self._token_headers = (token.access_token, headers)
         return headers
@@ -214,11 +208,15 @@ class PasswordAuth(AuthBase):
         if not self._is_ours(request.url):
             return response
         if not self._token_rejected(response):
-            self._note_use(response)
-            if self.vendor.api_response_hook is not None:
-                self.vendor.api_response_hook(response)
-            return response
+            return self._accepted(response)
         return self._resend(response, send_kwargs)
+
+    def _accepted(self, response: requests.Response) -> requests.Response:
+        """An answer to a token the API took: a use of it, and the vendor's own checks."""
+        self._note_use(response)
+        if self.vendor.api_response_hook is not None:
+            self.vendor.api_response_hook(response)
+        return response
 
     def _token_rejected(self, response: requests.Response) -> bool:
         if response.status_code in self.vendor.relogin_statuses:
@@ -265,18 +263,15 @@ class PasswordAuth(AuthBase):
             # requests (and HTTPie) build the next hop from the original request
             # object, not from ``retry``: that is the one to strip or update.
             self._headers_for_redirect(response, request)
-        if self._token_rejected(response):
-            logger.warning(
-                "%s: API still answers HTTP %s to %s %s with a fresh token; not retrying again",
-                self.vendor.name,
-                response.status_code,
-                retry.method,
-                url_path(retry.url),
-            )
-        else:
-            self._note_use(response)
-            if self.vendor.api_response_hook is not None:
-                self.vendor.api_response_hook(response)
+        if not self._token_rejected(response):
+            return self._accepted(response)
+        logger.warning(
+            "%s: API still answers HTTP %s to %s %s with a fresh token; not retrying again",
+            self.vendor.name,
+            response.status_code,
+            retry.method,
+            url_path(retry.url),
+        )
         return response
 
     def _headers_for_redirect(

@@ -207,7 +207,7 @@ def _check(vendor: Vendor) -> None:
     for template_field, extra in _ENGINE_NAMES.items():
         known = set(option_names) | extra
         try:
-            used = _template_names(getattr(vendor, template_field))
+            used = template_names(getattr(vendor, template_field))
         except ValueError as exc:  # an unmatched brace
             raise bad(f"{template_field} has a broken template: {exc}") from None
         unknown = sorted(used - known)
@@ -216,16 +216,16 @@ def _check(vendor: Vendor) -> None:
                 f"{template_field} uses {', '.join('{' + n + '}' for n in unknown)}, which no "
                 f"option provides (a typo?); it can use: {', '.join(sorted(known))}"
             )
-    if "token" not in _template_names(vendor.api_headers):
+    if "token" not in template_names(vendor.api_headers):
         raise bad("api_headers must send the token: put '{token}' in one of them")
 
 
-def _template_names(template: Any) -> set[str]:
+def template_names(template: Any) -> set[str]:
     """The ``{name}`` fields a JSON or header template uses."""
     if isinstance(template, Mapping):
-        return set().union(*(_template_names(item) for item in template.values()))
+        return set().union(*(template_names(item) for item in template.values()))
     if isinstance(template, list):
-        return set().union(*(_template_names(item) for item in template))
+        return set().union(*(template_names(item) for item in template))
     if isinstance(template, str):
         names = set()
         for _, name, _, _ in string.Formatter().parse(template):
@@ -291,8 +291,7 @@ def fill(template: Any, values: Mapping[str, Any]) -> Any:
         whole = _WHOLE_FIELD.match(template)
         if whole:
             return values.get(whole.group(1))
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-        if any(values.get(name) is None for name in names):
+        if any(values.get(name) is None for name in template_names(template)):
             return None
         return template.format_map(values)
     return template
