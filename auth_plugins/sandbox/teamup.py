@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .bodies import BodyError, UnsupportedMediaType, parse_form_body
 from .config import TeamUpConfig, TeamUpUser
 from .messages import Request, Response, json_response
-from .vendor import VendorState, echo_payload, redirect_response
+from .vendor import VendorState, echo_payload, mark_tokens, redirect_response
 
 __all__ = ["TeamUpState", "teamup_error"]
 
@@ -148,33 +148,13 @@ class TeamUpState(VendorState):
 
     def revoke_tokens(self, user: str | None = None) -> int:
         """Revoke access and refresh tokens (all, or one user's); return how many."""
-        wanted = None if user is None else user.strip().lower()
-        count = 0
         with self._lock:
-            records: list[_AccessToken | _RefreshToken] = [
-                *self._access.values(),
-                *self._refresh.values(),
-            ]
-            for record in records:
-                if (wanted is None or record.user == wanted) and not record.revoked:
-                    record.revoked = True
-                    count += 1
-        return count
+            return mark_tokens([*self._access.values(), *self._refresh.values()], user, "revoked")
 
     def expire_tokens(self, user: str | None = None) -> int:
         """Expire access tokens (all, or one user's); refresh tokens keep working."""
-        wanted = None if user is None else user.strip().lower()
-        count = 0
         with self._lock:
-            for record in self._access.values():
-                if (
-                    (wanted is None or record.user == wanted)
-                    and not record.expired
-                    and not record.revoked
-                ):
-                    record.expired = True
-                    count += 1
-        return count
+            return mark_tokens(self._access.values(), user, "expired")
 
     def _clear_tokens(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .bodies import BodyError, parse_json_object
 from .config import Up2MoneyConfig, Up2MoneyUser
 from .messages import Request, Response, empty_response, json_response
-from .vendor import VendorState, echo_payload, redirect_response
+from .vendor import VendorState, echo_payload, mark_tokens, redirect_response
 
 __all__ = ["Up2MoneyState"]
 
@@ -65,7 +65,8 @@ def _duration(seconds: float) -> str:
 
 @dataclass
 class _Token:
-    email: str
+    #: The e-mail the token was issued to, lower-cased.
+    user: str
     last_used: float
     revoked: bool = False
     expired: bool = False
@@ -101,29 +102,13 @@ class Up2MoneyState(VendorState):
 
     def revoke_tokens(self, user: str | None = None) -> int:
         """Revoke tokens (all, or one user's): they answer 401 from now on."""
-        wanted = None if user is None else user.strip().lower()
-        count = 0
         with self._lock:
-            for record in self._tokens.values():
-                if (wanted is None or record.email == wanted) and not record.revoked:
-                    record.revoked = True
-                    count += 1
-        return count
+            return mark_tokens(self._tokens.values(), user, "revoked")
 
     def expire_tokens(self, user: str | None = None) -> int:
         """Expire tokens (all, or one user's): they answer 410 (or 400 TOKEN_EXPIRED)."""
-        wanted = None if user is None else user.strip().lower()
-        count = 0
         with self._lock:
-            for record in self._tokens.values():
-                if (
-                    (wanted is None or record.email == wanted)
-                    and not record.expired
-                    and not record.revoked
-                ):
-                    record.expired = True
-                    count += 1
-        return count
+            return mark_tokens(self._tokens.values(), user, "expired")
 
     def _clear_tokens(self) -> None:
         with self._lock:
@@ -188,7 +173,7 @@ class Up2MoneyState(VendorState):
         response = route.handler(self, request, token)
         is_api = not request.route.startswith("/auth/")
         if token is not None and is_api and 200 <= response.status < 300:
-            self.counters.add("api_calls", token.email)
+            self.counters.add("api_calls", token.user)
         return response
 
     def _email_hint(self, request: Request) -> str:
@@ -343,7 +328,7 @@ class Up2MoneyState(VendorState):
     def _managed_accounts(self, request: Request, token: _Token | None) -> Response:
         assert token is not None  # an authenticated route
         account = {
-            "id": _stable_id("account", token.email),
+            "id": _stable_id("account", token.user),
             "friendlyName": "Main account",
             "currency": "EUR",
             "balances": {"availableBalance": 125000, "actualBalance": 125000},
@@ -372,7 +357,7 @@ class Up2MoneyState(VendorState):
         return json_response(
             200,
             echo_payload(
-                request, user=token.email, token_type="ACCESS", stepped_up=token.stepped_up
+                request, user=token.user, token_type="ACCESS", stepped_up=token.stepped_up
             ),
         )
 

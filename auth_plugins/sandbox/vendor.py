@@ -11,12 +11,13 @@ import abc
 import base64
 import hashlib
 import threading
+from collections.abc import Iterable
 from typing import Any, Callable, ClassVar
 
 from .bookkeeping import Counters, RateLimiter, ScriptedAnswers
 from .messages import Request, Response, json_response
 
-__all__ = ["REDIRECT_STATUSES", "VendorState", "echo_payload", "redirect_response"]
+__all__ = ["REDIRECT_STATUSES", "VendorState", "echo_payload", "mark_tokens", "redirect_response"]
 
 #: Statuses ``/redirect?status=`` accepts.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -62,6 +63,24 @@ class VendorState(abc.ABC):
         self.scripts.reset()
         self.limiter.reset()
         self._clear_tokens()
+
+
+def mark_tokens(records: Iterable[Any], user: str | None, flag: str) -> int:
+    """Set ``flag`` (``"revoked"`` or ``"expired"``) on live token records; return how many.
+
+    Only ``user``'s records when given (names compare without regard to case);
+    records already revoked, or already carrying the flag, are left alone.
+    """
+    wanted = None if user is None else user.strip().lower()
+    count = 0
+    for record in records:
+        if wanted is not None and record.user != wanted:
+            continue
+        if record.revoked or getattr(record, flag):
+            continue
+        setattr(record, flag, True)
+        count += 1
+    return count
 
 
 def echo_payload(request: Request, **extra: Any) -> dict[str, Any]:
