@@ -42,6 +42,8 @@ _EXPORTS = {
     "get_auth": "plugins",
     "get_vendor": "plugins",
     "available_vendors": "plugins",
+    "PluginLoadError": "plugins",
+    "PluginWarning": "plugins",
     "TeamUpAuth": "vendors.teamup",
     "Up2MoneyAuth": "vendors.up2money",
 }
@@ -57,6 +59,8 @@ __all__ = [
     "MemoryTokenStore",
     "Option",
     "PasswordAuth",
+    "PluginLoadError",
+    "PluginWarning",
     "RateLimited",
     "StepUpRequired",
     "TeamUpAuth",
@@ -99,7 +103,7 @@ if TYPE_CHECKING:
         TwoFactorRequired,
     )
     from .hookspecs import hookimpl
-    from .plugins import available_vendors, get_auth, get_vendor
+    from .plugins import PluginLoadError, PluginWarning, available_vendors, get_auth, get_vendor
     from .stores import FileTokenStore, MemoryTokenStore, TokenStore
     from .tokens import Token
     from .vendor import Option, Vendor

@@ -130,6 +130,13 @@ class PasswordAuth(AuthBase):
         """A token good for now, logging in (or refreshing) when needed."""
         return self._usable_token()
 
+    def applies_to(self, url: Optional[str]) -> bool:
+        """Does this auth send its token to ``url``: the vendor API's origin, or an allowed host?"""
+        if url is None:
+            return False
+        origin = _origin(url)
+        return origin in self._origins or origin[1] in self._hosts
+
     def forget_token(self) -> None:
         """Drop the token (here and in the store): the next request logs in."""
         with self.token_store.lock(self.key):
@@ -172,7 +179,7 @@ class PasswordAuth(AuthBase):
     # -- step 1: attach a token -------------------------------------------------
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if not self._is_ours(request.url):
+        if not self.applies_to(request.url):
             return request
         token = self._usable_token()
         request.headers.update(self._headers_for(token))
@@ -205,7 +212,7 @@ class PasswordAuth(AuthBase):
         request = response.request
         if response.is_redirect:
             self._headers_for_redirect(response)
-        if not self._is_ours(request.url):
+        if not self.applies_to(request.url):
             return response
         if not self._token_rejected(response):
             return self._accepted(response)
@@ -287,7 +294,7 @@ class PasswordAuth(AuthBase):
         """
         target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
         headers = (request if request is not None else response.request).headers
-        if self._is_ours(target) and self._token is not None:
+        if self.applies_to(target) and self._token is not None:
             headers.update(self._headers_for(self._token))
         else:
             for name in self.vendor.api_headers:
@@ -428,13 +435,6 @@ class PasswordAuth(AuthBase):
             if self._session is None:
                 self._session = requests.Session()
             return self._session
-
-    def _is_ours(self, url: Optional[str]) -> bool:
-        """Does this URL belong to the vendor API (or an allowed host)?"""
-        if url is None:
-            return False
-        origin = _origin(url)
-        return origin in self._origins or origin[1] in self._hosts
 
 
 # -- helpers ----------------------------------------------------------------------

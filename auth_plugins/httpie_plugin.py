@@ -60,7 +60,7 @@ class LazyVendorAuth:
         try:
             if self._auth is None:
                 self._auth = self._build(request.url or "")
-            if not self._auth._is_ours(request.url):
+            if not self._auth.applies_to(request.url):
                 # The auth would send the request without a token: say why instead.
                 from .errors import ConfigError
 

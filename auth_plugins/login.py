@@ -20,6 +20,9 @@ from .vendor import Vendor, fill, fill_headers
 
 logger = logging.getLogger("auth_plugins")
 
+#: Longest token we send: common servers refuse longer header lines
+#: (nginx's default buffer is 8 KiB; ours leaves room for big JWTs).
+MAX_TOKEN_LENGTH = 16 * 1024
 #: How much of an unexpected answer an error message quotes.
 QUOTE_LIMIT = 200
 #: How much of a vendor's error code or content type an error message quotes.
@@ -140,6 +143,14 @@ def read_token(
         raise LoginError(
             f"{vendor.title} {what} answered HTTP {response.status_code} with a token that "
             "cannot be sent in a header (it holds spaces, control or non-ASCII characters)",
+            response=response,
+        )
+    if len(access_token) > MAX_TOKEN_LENGTH:
+        # Servers refuse header lines this long (431), which no re-login can fix.
+        raise LoginError(
+            f"{vendor.title} {what} answered HTTP {response.status_code} with a token of "
+            f"{len(access_token)} characters, longer than a header servers accept "
+            f"({MAX_TOKEN_LENGTH}); is the base URL right?",
             response=response,
         )
     now = time.time()
