@@ -1,5 +1,7 @@
 """Shared fixtures: a fresh sandbox per test, auth factories, and a clean environment.
 
+Plain helpers (base URL by vendor, a session with an auth) are in helpers.py.
+
 The sandbox itself comes from the ``auth_plugins_sandbox`` fixture that the
 package ships for users' own test suites (``auth_plugins.pytest_plugin``).
 """
@@ -11,8 +13,9 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+from helpers import VendorAuth
 
-from auth_plugins import TeamUpAuth, Up2MoneyAuth
+from auth_plugins import PasswordAuth, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
     DEMO_TEAMUP_PASSWORD,
@@ -88,3 +91,18 @@ def up2money_auth(sandbox: Sandbox) -> Iterator[Callable[..., Up2MoneyAuth]]:
     yield make
     for auth in made:
         auth.close()
+
+
+@pytest.fixture
+def vendor_auth(
+    teamup_auth: Callable[..., TeamUpAuth], up2money_auth: Callable[..., Up2MoneyAuth]
+) -> VendorAuth:
+    """Make the auth of ``vendor`` (``"teamup"`` or ``"up2money"``) for the sandbox.
+
+    Keywords override the demo user's settings, as for ``teamup_auth``/``up2money_auth``.
+    """
+
+    def make(vendor: str, **overrides: Any) -> PasswordAuth:
+        return teamup_auth(**overrides) if vendor == "teamup" else up2money_auth(**overrides)
+
+    return make

@@ -15,16 +15,15 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import pytest
 import requests
+from helpers import VendorAuth, vendor_url
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auth_plugins import (
     AuthPluginError,
     LoginError,
-    PasswordAuth,
     TeamUpAuth,
     TwoFactorRequired,
-    Up2MoneyAuth,
 )
 from auth_plugins.auth import DEFAULT_TIMEOUT
 from auth_plugins.sandbox import Sandbox
@@ -150,16 +149,6 @@ def answers(draw: st.DrawFn) -> Answer:
     return Answer(status, content_type, body, not_json)
 
 
-@pytest.fixture
-def make_auth(
-    teamup_auth: Callable[..., TeamUpAuth], up2money_auth: Callable[..., Up2MoneyAuth]
-) -> Callable[[str], PasswordAuth]:
-    def make(vendor: str) -> PasswordAuth:
-        return teamup_auth() if vendor == "teamup" else up2money_auth()
-
-    return make
-
-
 @settings(
     max_examples=60,
     deadline=None,
@@ -171,16 +160,13 @@ def make_auth(
 )
 @given(vendor=st.sampled_from(["teamup", "up2money"]), answer=answers())
 def test_any_login_answer_gives_a_token_or_a_clear_error(
-    sandbox: Sandbox,
-    make_auth: Callable[[str], PasswordAuth],
-    vendor: str,
-    answer: Answer,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str, answer: Answer
 ) -> None:
     # One sandbox serves every example; each gets a fresh auth and one scripted answer.
     headers = {"Content-Type": answer.content_type} if answer.content_type else None
     sandbox.script_login(vendor, answer.status, answer.body, headers)
-    auth = make_auth(vendor)
-    base = sandbox.teamup_url if vendor == "teamup" else sandbox.up2money_url
+    auth = vendor_auth(vendor)
+    base = vendor_url(sandbox, vendor)
 
     response: Optional[requests.Response] = None
     error: Optional[AuthPluginError] = None
@@ -238,17 +224,13 @@ def test_any_login_answer_gives_a_token_or_a_clear_error(
 )
 @pytest.mark.parametrize("status", [200, 400])
 def test_hostile_login_answers_give_a_short_clean_error(
-    sandbox: Sandbox,
-    make_auth: Callable[[str], PasswordAuth],
-    vendor: str,
-    body: bytes,
-    status: int,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str, body: bytes, status: int
 ) -> None:
     sandbox.script_login(vendor, status, body, {"Content-Type": "application/json"})
-    base = sandbox.teamup_url if vendor == "teamup" else sandbox.up2money_url
+    base = vendor_url(sandbox, vendor)
 
     with pytest.raises(LoginError) as caught:
-        requests.get(base + "/echo", auth=make_auth(vendor), timeout=30)
+        requests.get(base + "/echo", auth=vendor_auth(vendor), timeout=30)
 
     message = str(caught.value)
     assert len(message) <= MESSAGE_LIMIT
@@ -271,13 +253,10 @@ def hung_vendor(sandbox: Sandbox) -> Sandbox:
 
 @pytest.mark.parametrize("vendor", ["teamup", "up2money"])
 def test_a_hung_vendor_gives_login_error_within_the_timeout(
-    hung_vendor: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    vendor: str,
+    hung_vendor: Sandbox, vendor_auth: VendorAuth, vendor: str
 ) -> None:
-    auth = teamup_auth(timeout=0.3) if vendor == "teamup" else up2money_auth(timeout=0.3)
-    base = hung_vendor.teamup_url if vendor == "teamup" else hung_vendor.up2money_url
+    auth = vendor_auth(vendor, timeout=0.3)
+    base = vendor_url(hung_vendor, vendor)
 
     started = time.monotonic()
     with pytest.raises(LoginError) as caught:

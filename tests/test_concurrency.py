@@ -15,27 +15,16 @@ from typing import Callable
 
 import pytest
 import requests
+from helpers import VendorAuth, session_with, vendor_url
 
-from auth_plugins import MemoryTokenStore, PasswordAuth, TeamUpAuth, Up2MoneyAuth
+from auth_plugins import MemoryTokenStore, TeamUpAuth
 from auth_plugins.sandbox import Sandbox
 
 THREADS = 32
 REQUESTS_EACH = 20
 PROCESSES = 8
-
-
-def api_url(sandbox: Sandbox, vendor: str) -> str:
-    if vendor == "teamup":
-        return sandbox.teamup_url + "/customers"
-    return sandbox.up2money_url + "/managed_accounts"
-
-
-def make_auth(
-    vendor: str,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-) -> PasswordAuth:
-    return teamup_auth() if vendor == "teamup" else up2money_auth()
+#: An API call of each vendor's, counted by ``sandbox.api_calls``.
+API_PATHS = {"teamup": "/customers", "up2money": "/managed_accounts"}
 
 
 @pytest.fixture(autouse=True)
@@ -68,19 +57,15 @@ def run_threads(count: int, work: Callable[[], None]) -> None:
 
 @pytest.mark.parametrize("vendor", ["teamup"])
 def test_threads_sharing_one_auth_log_in_once(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
-    url = api_url(sandbox, vendor)
+    auth = vendor_auth(vendor)
+    url = vendor_url(sandbox, vendor) + API_PATHS[vendor]
     start = threading.Barrier(THREADS)
     statuses: list[int] = []
 
     def work() -> None:
-        session = requests.Session()
-        session.auth = auth
+        session = session_with(auth)
         start.wait(timeout=30)  # all threads meet the empty token at the same moment
         for _ in range(REQUESTS_EACH):
             statuses.append(session.get(url, timeout=30).status_code)
@@ -95,13 +80,10 @@ def test_threads_sharing_one_auth_log_in_once(
 # Both vendors: TeamUp renews through a (refused) refresh, up2money by password only.
 @pytest.mark.parametrize("vendor", ["teamup", "up2money"])
 def test_tokens_revoked_under_32_threads_make_one_relogin(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
-    url = api_url(sandbox, vendor)
+    auth = vendor_auth(vendor)
+    url = vendor_url(sandbox, vendor) + API_PATHS[vendor]
 
     # The last thread to arrive revokes every token; then all 32 go on at once,
     # each holding the revoked token: 32 rejections meet one lock.
@@ -112,8 +94,7 @@ def test_tokens_revoked_under_32_threads_make_one_relogin(
     statuses: list[int] = []
 
     def work() -> None:
-        session = requests.Session()
-        session.auth = auth
+        session = session_with(auth)
         for i in range(REQUESTS_EACH):
             if i == REQUESTS_EACH // 2:
                 halfway.wait(timeout=30)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from helpers import VendorAuth, session_with, vendor_url
 
 import auth_plugins
 from auth_plugins import (
@@ -91,8 +92,7 @@ def test_environment_fallbacks(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 
 
 def test_lazy_login_then_reuse_for_many_requests(sandbox: Sandbox, teamup_auth: Any) -> None:
-    session = requests.Session()
-    session.auth = teamup_auth()
+    session = session_with(teamup_auth())
     for _ in range(25):
         assert session.get(sandbox.teamup_url + "/customers").status_code == 200
     assert sandbox.logins("teamup") == 1
@@ -116,12 +116,11 @@ def test_up2money_attaches_secret_and_bare_token(sandbox: Sandbox, up2money_auth
 
 @pytest.mark.parametrize("vendor", ["teamup", "up2money"])
 def test_revoked_token_relogs_in_once_and_resends(
-    sandbox: Sandbox, vendor: str, request: Any
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str
 ) -> None:
-    auth = request.getfixturevalue(f"{vendor}_auth")()
-    url = (sandbox.teamup_url if vendor == "teamup" else sandbox.up2money_url) + "/echo"
-    session = requests.Session()
-    session.auth = auth
+    auth: Any = vendor_auth(vendor)
+    url = vendor_url(sandbox, vendor) + "/echo"
+    session = session_with(auth)
     assert session.get(url).status_code == 200
     old_token = auth.token.access_token
     sandbox.revoke_tokens(vendor)
@@ -141,8 +140,7 @@ def test_revoked_token_relogs_in_once_and_resends(
 def test_expired_up2money_token_answers_410_and_is_renewed(
     sandbox: Sandbox, up2money_auth: Any
 ) -> None:
-    session = requests.Session()
-    session.auth = up2money_auth()
+    session = session_with(up2money_auth())
     session.get(sandbox.up2money_url + "/managed_accounts")
     sandbox.expire_tokens("up2money")
     response = session.get(sandbox.up2money_url + "/managed_accounts")
@@ -154,8 +152,7 @@ def test_expired_up2money_token_answers_410_and_is_renewed(
 def test_at_most_one_relogin_per_request(sandbox: Sandbox, teamup_auth: Any) -> None:
     """A token the API keeps refusing yields the second 401, not a loop."""
     auth = teamup_auth()
-    session = requests.Session()
-    session.auth = auth
+    session = session_with(auth)
     session.get(sandbox.teamup_url + "/customers")
     # Every token, including the next one, is refused: revoke right after each login.
     original = auth._password_login
@@ -188,8 +185,7 @@ def test_threads_share_one_login(sandbox: Sandbox, teamup_auth: Any) -> None:
     statuses: list[int] = []
 
     def work() -> None:
-        session = requests.Session()
-        session.auth = auth
+        session = session_with(auth)
         barrier.wait()
         for _ in range(5):
             statuses.append(session.get(sandbox.teamup_url + "/customers").status_code)
@@ -206,8 +202,7 @@ def test_threads_share_one_login(sandbox: Sandbox, teamup_auth: Any) -> None:
 def test_wrong_password_raises_invalid_credentials_after_one_attempt(
     sandbox: Sandbox, teamup_auth: Any
 ) -> None:
-    session = requests.Session()
-    session.auth = teamup_auth(password="not-the-password")
+    session = session_with(teamup_auth(password="not-the-password"))
     for _ in range(3):
         with pytest.raises(InvalidCredentials) as caught:
             session.get(sandbox.teamup_url + "/customers")

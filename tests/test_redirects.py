@@ -8,6 +8,7 @@ redirect, and the recorder shows exactly which headers arrived.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
+from helpers import VendorAuth, session_with, vendor_url
 
 from auth_plugins import ConfigError, PasswordAuth, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
@@ -119,6 +121,16 @@ def recorder() -> Iterator[Recorder]:
 
 
 @pytest.fixture
+def teamup_auth(teamup_auth: Callable[..., TeamUpAuth]) -> Callable[..., TeamUpAuth]:
+    """In this module TeamUp auths send TeamUp's optional headers too.
+
+    Every header a vendor declares must be stripped, so every one is sent. This
+    overrides conftest's ``teamup_auth``, so ``vendor_auth("teamup")`` sends them too.
+    """
+    return functools.partial(teamup_auth, provider_id="1", request_mode="customer")
+
+
+@pytest.fixture
 def second_recorder() -> Iterator[Recorder]:
     server = Recorder()
     yield server
@@ -127,28 +139,6 @@ def second_recorder() -> Iterator[Recorder]:
 
 def auth_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() in AUTH_HEADERS}
-
-
-def vendor_url(sandbox: Sandbox, vendor: str) -> str:
-    return sandbox.teamup_url if vendor == "teamup" else sandbox.up2money_url
-
-
-def make_auth(
-    vendor: str,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    **kwargs: Any,
-) -> PasswordAuth:
-    if vendor == "teamup":
-        # The optional headers too: every vendor-declared header must be stripped.
-        return teamup_auth(provider_id="1", request_mode="customer", **kwargs)
-    return up2money_auth(**kwargs)
-
-
-def session_with(auth: PasswordAuth) -> requests.Session:
-    session = requests.Session()
-    session.auth = auth
-    return session
 
 
 def redirect(base: str, to: str, status: int = 302) -> str:
@@ -172,14 +162,13 @@ VENDORS = ["teamup", "up2money"]
 @pytest.mark.parametrize("status", [302, 307])
 def test_redirect_to_another_origin_carries_no_auth_header(
     sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
+    vendor_auth: VendorAuth,
     recorder: Recorder,
     vendor: str,
     host: str,
     status: int,
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     session = session_with(auth)
 
     response = session.get(
@@ -200,12 +189,9 @@ def test_redirect_to_another_origin_carries_no_auth_header(
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_redirect_to_another_scheme_carries_no_auth_header(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     session = session_with(auth)
     base = vendor_url(sandbox, vendor)
     # Same host and port, https instead of http. requests keeps Authorization on an
@@ -227,13 +213,9 @@ def test_redirect_to_another_scheme_carries_no_auth_header(
 @pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 def test_same_origin_redirect_keeps_the_auth_headers(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    vendor: str,
-    relative: bool,
+    sandbox: Sandbox, vendor_auth: VendorAuth, vendor: str, relative: bool
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     base = vendor_url(sandbox, vendor)
     target = urlsplit(base).path + "/echo" if relative else base + "/echo"
 
@@ -246,13 +228,9 @@ def test_same_origin_redirect_keeps_the_auth_headers(
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_headers_come_back_when_a_redirect_returns_to_the_vendor(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    recorder: Recorder,
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, recorder: Recorder, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     base = vendor_url(sandbox, vendor)
     bounce = f"/bounce?to={quote(base + '/echo', safe='')}"
 
@@ -266,15 +244,11 @@ def test_headers_come_back_when_a_redirect_returns_to_the_vendor(
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_redirect_after_a_relogin_carries_the_new_token(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    recorder: Recorder,
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, recorder: Recorder, vendor: str
 ) -> None:
     # The recorder is an allowed host that rejects the first token, then redirects
     # within its origin: requests builds that hop from the original request object.
-    auth = make_auth(vendor, teamup_auth, up2money_auth, allowed_hosts=[recorder.url()])
+    auth = vendor_auth(vendor, allowed_hosts=[recorder.url()])
     session = session_with(auth)
     assert session.get(vendor_url(sandbox, vendor) + "/echo").status_code == 200
     first = expected_headers(auth)
@@ -294,13 +268,9 @@ def test_redirect_after_a_relogin_carries_the_new_token(
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_redirect_after_a_relogin_to_another_origin_carries_no_auth_header(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    recorder: Recorder,
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, recorder: Recorder, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth, allowed_hosts=[recorder.url()])
+    auth = vendor_auth(vendor, allowed_hosts=[recorder.url()])
     # Allowed is http://127.0.0.1:PORT only; localhost:PORT is another origin.
     path = f"/reject-then-bounce?to={quote(recorder.url('localhost') + '/landing', safe='')}"
 
@@ -402,13 +372,9 @@ def test_plain_http_to_loopback_and_https_anywhere_are_accepted(url: str) -> Non
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_a_request_to_another_host_goes_out_without_tokens(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    recorder: Recorder,
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, recorder: Recorder, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     session = session_with(auth)
 
     assert session.get(recorder.url() + "/elsewhere").status_code == 200
@@ -422,16 +388,13 @@ def test_a_request_to_another_host_goes_out_without_tokens(
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_allowed_hosts_widen_where_the_token_goes(
     sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
+    vendor_auth: VendorAuth,
     recorder: Recorder,
     second_recorder: Recorder,
     vendor: str,
 ) -> None:
     # A bare host name allows every port of it; an origin only that origin.
-    auth = make_auth(
-        vendor, teamup_auth, up2money_auth, allowed_hosts=["LOCALHOST", second_recorder.url()]
-    )
+    auth = vendor_auth(vendor, allowed_hosts=["LOCALHOST", second_recorder.url()])
     session = session_with(auth)
 
     for url in (
@@ -455,13 +418,9 @@ def test_allowed_hosts_widen_where_the_token_goes(
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_a_401_from_another_host_triggers_no_relogin(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    recorder: Recorder,
-    vendor: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, recorder: Recorder, vendor: str
 ) -> None:
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
+    auth = vendor_auth(vendor)
     session = session_with(auth)
     base = vendor_url(sandbox, vendor)
     assert session.get(base + "/echo").status_code == 200

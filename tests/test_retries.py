@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 import pytest
-import requests
+from helpers import VendorAuth, session_with, vendor_url
 
-from auth_plugins import AuthPluginError, BodyNotReplayable, PasswordAuth, TeamUpAuth, Up2MoneyAuth
+from auth_plugins import AuthPluginError, BodyNotReplayable
 from auth_plugins.sandbox import Sandbox
 
 #: Binary, every byte value, bigger than one socket buffer.
@@ -30,18 +30,6 @@ Body = Union[bytes, str, io.IOBase]
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def echo_url(sandbox: Sandbox, vendor: str) -> str:
-    return (sandbox.teamup_url if vendor == "teamup" else sandbox.up2money_url) + "/echo"
-
-
-def make_auth(
-    vendor: str,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-) -> PasswordAuth:
-    return teamup_auth() if vendor == "teamup" else up2money_auth()
 
 
 def reject_tokens(sandbox: Sandbox, vendor: str, how: str) -> int:
@@ -90,23 +78,17 @@ REPLAYABLE["file-at-offset"] = lambda tmp: open_file_at(tmp, 1000)
     ("vendor", "how"), [("teamup", "revoke"), ("teamup", "expire"), ("up2money", "expire")]
 )
 def test_rewindable_body_is_resent_byte_for_byte(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    tmp_path: Path,
-    kind: str,
-    vendor: str,
-    how: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, tmp_path: Path, kind: str, vendor: str, how: str
 ) -> None:
-    session = requests.Session()
-    session.auth = make_auth(vendor, teamup_auth, up2money_auth)
-    assert session.get(echo_url(sandbox, vendor)).status_code == 200
+    session = session_with(vendor_auth(vendor))
+    url = vendor_url(sandbox, vendor) + "/echo"
+    assert session.get(url).status_code == 200
     status = reject_tokens(sandbox, vendor, how)
     body, expected = REPLAYABLE[kind](tmp_path)
     since = len(sandbox.received)
 
     # A timeout: a resend that lost its body would leave both ends waiting.
-    response = session.put(echo_url(sandbox, vendor), data=body, timeout=5)
+    response = session.put(url, data=body, timeout=5)
 
     assert response.status_code == 200, response.text
     assert [r.status_code for r in response.history] == [status]
@@ -140,18 +122,11 @@ NOT_REPLAYABLE: dict[str, Callable[[Path], Any]] = {
 @pytest.mark.parametrize("kind", sorted(NOT_REPLAYABLE))
 @pytest.mark.parametrize(("vendor", "how"), [("teamup", "revoke"), ("up2money", "expire")])
 def test_stream_body_is_not_resent_and_the_token_is_renewed(
-    sandbox: Sandbox,
-    teamup_auth: Callable[..., TeamUpAuth],
-    up2money_auth: Callable[..., Up2MoneyAuth],
-    tmp_path: Path,
-    kind: str,
-    vendor: str,
-    how: str,
+    sandbox: Sandbox, vendor_auth: VendorAuth, tmp_path: Path, kind: str, vendor: str, how: str
 ) -> None:
-    session = requests.Session()
-    auth = make_auth(vendor, teamup_auth, up2money_auth)
-    session.auth = auth
-    url = echo_url(sandbox, vendor)
+    auth = vendor_auth(vendor)
+    session = session_with(auth)
+    url = vendor_url(sandbox, vendor) + "/echo"
     assert session.get(url).status_code == 200
     old_token = auth.token
     status = reject_tokens(sandbox, vendor, how)

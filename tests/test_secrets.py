@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
-import requests
+from helpers import session_with
 
 from auth_plugins import (
     AccountLocked,
@@ -121,12 +121,6 @@ def witness(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> Iterator[Witn
         seen = Witness(sandbox, caplog)
         yield seen
         seen.texts += [str(w.message) for w in caught]
-
-
-def session_with(auth: PasswordAuth) -> requests.Session:
-    session = requests.Session()
-    session.auth = auth
-    return session
 
 
 def get_through(auth: PasswordAuth, url: str) -> Callable[[], object]:

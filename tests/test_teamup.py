@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import session_with
 
 from auth_plugins import (
     ConfigError,
@@ -54,8 +55,7 @@ def test_token_is_refreshed_before_it_expires(sandbox: Sandbox, teamup_auth: Any
 def test_one_password_login_for_a_long_run_of_refreshes(sandbox: Sandbox, teamup_auth: Any) -> None:
     sandbox.teamup.config.expires_in = 1
     auth = teamup_auth()
-    session = requests.Session()
-    session.auth = auth
+    session = session_with(auth)
     for _ in range(4):
         response = session.get(sandbox.teamup_url + "/customers")
         assert response.status_code == 200

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import session_with
 
 from auth_plugins import (
     AccountLocked,
@@ -128,8 +129,7 @@ def test_other_403_is_not_a_relogin_signal(sandbox: Sandbox, up2money_auth: Any)
 
 def test_step_up_flow_from_a_program(sandbox: Sandbox, up2money_auth: Any) -> None:
     auth = up2money_auth()
-    session = requests.Session()
-    session.auth = auth
+    session = session_with(auth)
     with pytest.raises(StepUpRequired) as caught:
         session.post(sandbox.up2money_url + "/transfers", json={"amount": 5})
     assert caught.value.response is not None
@@ -157,8 +157,7 @@ def test_wrong_step_up_code_is_a_clear_error(sandbox: Sandbox, up2money_auth: An
 
 
 def test_wrong_password_costs_exactly_one_attempt(sandbox: Sandbox, up2money_auth: Any) -> None:
-    session = requests.Session()
-    session.auth = up2money_auth(password="tok_wrong")
+    session = session_with(up2money_auth(password="tok_wrong"))
     for _ in range(10):
         with pytest.raises(InvalidCredentials):
             session.get(sandbox.up2money_url + "/managed_accounts")
