@@ -133,20 +133,12 @@ class FileTokenStore:
         path = self._path(key)
         try:
             data = _read_private_json(path)
+            if not isinstance(data, dict) or data.get("key") != list(key):
+                raise ValueError("it is not this key's token")
+            return Token.from_dict(data.get("token"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            warnings.warn(
-                f"auth-plugins: ignoring token cache file {path} ({exc}); "
-                "it will be replaced at the next login",
-                stacklevel=2,
-            )
-            return None
-        try:
-            if data.get("key") != list(key):
-                raise ValueError("it belongs to another key")
-            return Token.from_dict(data.get("token"))
-        except (AttributeError, ValueError) as exc:
             warnings.warn(
                 f"auth-plugins: ignoring token cache file {path} ({exc}); "
                 "it will be replaced at the next login",
@@ -265,11 +257,7 @@ class FileTokenStore:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(
-                f"cannot create the token cache folder {self.directory} ({exc.strerror}); "
-                f"set {CACHE_DIR_ENV} to a folder you can write, "
-                f"or {CACHE_SWITCH_ENV}=off to keep tokens in memory only"
-            ) from None
+            raise self._unusable(exc) from None
         if os.name == "posix":
             info = self.directory.stat()
             if info.st_mode & 0o077:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth_plugins import Option, Vendor, hookimpl
+from auth_plugins.login import json_object
 
 if TYPE_CHECKING:
     import requests
@@ -40,11 +41,8 @@ def _session_revoked(response: requests.Response) -> bool:
     """
     if response.status_code != 403:
         return False
-    try:
-        data = response.json()
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("code") == "session_revoked"
+    data = json_object(response)
+    return data is not None and data.get("code") == "session_revoked"
 
 
 ACME = Vendor(
