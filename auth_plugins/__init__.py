@@ -32,6 +32,7 @@ _EXPORTS = {
     "StepUpRequired": "errors",
     "TwoFactorRequired": "errors",
     "PasswordAuth": "auth",
+    "Answer": "core.messages",
     "Token": "tokens",
     "FileTokenStore": "stores",
     "MemoryTokenStore": "stores",
@@ -50,6 +51,7 @@ _EXPORTS = {
 
 __all__ = [
     "AccountLocked",
+    "Answer",
     "AuthPluginError",
     "BodyNotReplayable",
     "ConfigError",
@@ -91,6 +93,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .auth import PasswordAuth
+    from .core.messages import Answer
     from .errors import (
         AccountLocked,
         AuthPluginError,

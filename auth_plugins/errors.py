@@ -1,146 +1,27 @@
-"""The exceptions auth-plugins raises.
-
-Every one of them is an :class:`AuthPluginError`, which is a
-``requests.RequestException``: code that already catches requests' errors
-catches ours too. Messages name the problem and the fix and never quote a
-password, token or secret.
-"""
+"""The exceptions auth-plugins raises (defined in :mod:`auth_plugins.core.errors`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from .core.errors import (
+    AccountLocked,
+    AuthPluginError,
+    BodyNotReplayable,
+    ConfigError,
+    InvalidCredentials,
+    LoginError,
+    RateLimited,
+    StepUpRequired,
+    TwoFactorRequired,
+)
 
-import requests
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-
-class AuthPluginError(requests.RequestException):
-    """Base class of every error auth-plugins raises.
-
-    ``summary`` says what went wrong, ``hint`` what to do about it; the message
-    is both. The hint is kept apart so that a front end (HTTPie, the command
-    line) can give advice in its own terms with :meth:`with_hint`.
-    """
-
-    def __init__(
-        self, message: str, *, response: Optional[requests.Response] = None, hint: str = ""
-    ) -> None:
-        # requests.RequestException takes response= and request= and keeps them;
-        # the request is derived from the response as requests itself does.
-        super().__init__(message, response=response)
-        self.summary = message
-        self.with_hint(hint)
-
-    def with_hint(self, hint: str) -> AuthPluginError:
-        """Replace the advice part of the message (in place); returns the error."""
-        self.hint = hint
-        self.message = f"{self.summary.rstrip('. ')}. {hint}" if hint else self.summary
-        self.args = (self.message,)
-        return self
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
-
-
-class ConfigError(AuthPluginError, ValueError):
-    """A required setting is missing or a setting has a value we cannot use."""
-
-
-class LoginError(AuthPluginError):
-    """Logging in to the vendor failed.
-
-    ``status`` is the HTTP status of the vendor's answer (``None`` when there was
-    no answer), ``code`` the vendor's error code when it gave one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Optional[requests.Response] = None,
-        status: Optional[int] = None,
-        code: Optional[str] = None,
-        hint: str = "",
-    ) -> None:
-        super().__init__(message, response=response, hint=hint)
-        self.status = status if status is not None else _status_of(response)
-        self.code = code
-
-
-class InvalidCredentials(LoginError):
-    """The vendor rejected the user name, password or application key.
-
-    The auth that raised it will not send the same credentials again (each
-    wrong try brings an account closer to a lockout); call ``reset()`` on it
-    or build a new one with corrected credentials.
-    """
-
-
-class AccountLocked(LoginError):
-    """The vendor has locked the account after failed logins; wait, do not retry."""
-
-
-class RateLimited(LoginError):
-    """The vendor answered 429; ``retry_after`` is the wait in seconds when it said."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Optional[requests.Response] = None,
-        retry_after: Optional[float] = None,
-        code: Optional[str] = None,
-        hint: str = "",
-    ) -> None:
-        super().__init__(message, response=response, code=code, hint=hint)
-        self.retry_after = retry_after
-
-
-class TwoFactorRequired(LoginError):
-    """The vendor wants a second factor before it issues a token (TeamUp).
-
-    ``pending_login_id`` and ``providers`` are what the next steps need:
-    ``auth.start_two_factor(phone, provider, pending_login_id)`` sends the SMS,
-    ``auth.verify_two_factor(phone, code)`` finishes, and the next request logs
-    in. A program that already has a verification key passes it as
-    ``verification_key=`` (or ``TEAMUP_VERIFICATION_KEY``).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        pending_login_id: str,
-        providers: Sequence[int],
-        response: Optional[requests.Response] = None,
-        hint: str = "",
-    ) -> None:
-        super().__init__(message, response=response, code="pending_login", hint=hint)
-        self.pending_login_id = pending_login_id
-        self.providers = list(providers)
-
-
-class StepUpRequired(AuthPluginError):
-    """The vendor wants a second factor for this call (up2.money step-up).
-
-    Complete it with ``auth.send_step_up_otp()`` and ``auth.verify_step_up(code)``,
-    then send the request again; the token stays the same.
-    """
-
-
-class BodyNotReplayable(AuthPluginError):
-    """The token was rejected and the request body cannot be sent a second time.
-
-    The token has been renewed already; send the request again. ``response``
-    is the vendor's 401/410 answer.
-    """
-
-
-def _status_of(response: Any) -> Optional[int]:
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
+__all__ = [
+    "AccountLocked",
+    "AuthPluginError",
+    "BodyNotReplayable",
+    "ConfigError",
+    "InvalidCredentials",
+    "LoginError",
+    "RateLimited",
+    "StepUpRequired",
+    "TwoFactorRequired",
+]

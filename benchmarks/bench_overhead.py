@@ -74,7 +74,7 @@ def _hook_cost(auth: PasswordAuth, session: requests.Session, url: str) -> float
 
     def one() -> None:
         auth(request)
-        auth._on_response(response)
+        auth._requests_hook(response)
 
     repeats = timeit.repeat(one, number=2000, repeat=5)
     return min(repeats) / 2000

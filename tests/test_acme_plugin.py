@@ -21,8 +21,9 @@ import pytest
 import requests
 from fake_plugins import BROKEN_HOOK, BROKEN_IMPORT, FakeDistributions
 
-from auth_plugins import ConfigError, InvalidCredentials, get_auth
+from auth_plugins import ConfigError, InvalidCredentials, PasswordAuth, get_auth
 from auth_plugins import plugins as host
+from auth_plugins.adapters.requests import api_answer
 from auth_plugins.cli import main as cli_main
 from auth_plugins.plugins import PluginWarning
 
@@ -74,7 +75,7 @@ def dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDistr
     fake.forget()
 
 
-def acme_auth(acme: AcmeSandbox, **changes: str) -> requests.auth.AuthBase:
+def acme_auth(acme: AcmeSandbox, **changes: str) -> PasswordAuth:
     options = {
         "username": DEMO_USERNAME,
         "password": DEMO_PASSWORD,
@@ -156,19 +157,23 @@ def test_one_login_serves_many_calls(acme: AcmeSandbox) -> None:
     assert created.json() == {"created": {"weight_kg": 90}}
     assert acme.logins() == 1
     assert acme.api_calls() == 6
-    login, *calls = acme.received
+    # The first call went out without a token (the login then used its connection).
+    probe, login, *calls = acme.received
+    assert probe.path.endswith("/whoami")
+    assert "X-Acme-Token" not in probe.headers
     assert json.loads(login.body) == {
         "login": DEMO_USERNAME,
         "password": DEMO_PASSWORD,
         "tenant": DEMO_TENANT,
     }
     # The declared headers, filled from the token and the tenant option.
-    token = auth.token.access_token  # type: ignore[attr-defined]
+    assert auth.token is not None
+    token = auth.token.access_token
     for call in calls:
         assert call.headers["X-Acme-Token"] == token
         assert call.headers["X-Acme-Tenant"] == DEMO_TENANT
     # The token's life comes from the answer's session.expires_in.
-    assert auth.token.expires_in() == pytest.approx(900, abs=5)  # type: ignore[attr-defined]
+    assert auth.token.expires_in() == pytest.approx(900, abs=5)
 
 
 def test_an_expired_session_logs_in_again_on_419(acme: AcmeSandbox) -> None:
@@ -195,16 +200,16 @@ def test_a_revoked_session_logs_in_again_through_the_code_hook(acme: AcmeSandbox
 
 def test_other_403_answers_are_not_a_reason_to_log_in_again(acme: AcmeSandbox) -> None:
     auth = acme_auth(acme)
-    token = auth.get_token().access_token  # type: ignore[attr-defined]
+    token = auth.get_token().access_token
     wrong_tenant = requests.get(
         acme.url + "/whoami", headers={"X-Acme-Token": token, "X-Acme-Tenant": "tundra"}
     )
     assert wrong_tenant.status_code == 403
     assert ACME.token_rejected_hook is not None
-    assert ACME.token_rejected_hook(wrong_tenant) is False
+    assert ACME.token_rejected_hook(api_answer(wrong_tenant)) is False
     acme.revoke_tokens()
     revoked = requests.get(acme.url + "/whoami", headers={"X-Acme-Token": token})
-    assert ACME.token_rejected_hook(revoked) is True
+    assert ACME.token_rejected_hook(api_answer(revoked)) is True
 
 
 def test_a_wrong_password_costs_one_login_attempt(acme: AcmeSandbox) -> None:

@@ -32,7 +32,8 @@ from auth_plugins.sandbox import (
 
 
 def test_error_hierarchy_is_the_documented_one() -> None:
-    assert issubclass(AuthPluginError, requests.RequestException)
+    # The errors belong to no HTTP client: the same ones come from requests and httpx.
+    assert not any(cls.__module__.startswith("requests") for cls in AuthPluginError.__mro__)
     for error in (ConfigError, LoginError):
         assert issubclass(error, AuthPluginError)
     assert issubclass(InvalidCredentials, LoginError)
@@ -155,19 +156,24 @@ def test_at_most_one_relogin_per_request(sandbox: Sandbox, teamup_auth: Any) -> 
     session = session_with(auth)
     session.get(sandbox.teamup_url + "/customers")
     # Every token, including the next one, is refused: revoke right after each login.
-    original = auth._password_login
+    renewal = auth._renewal
+    original = renewal._password_login
 
-    def login_then_revoke() -> Any:
-        token = original()
+    def login_then_revoke(deadline: Any) -> Any:
+        token = yield from original(deadline)
         sandbox.revoke_tokens("teamup")
         return token
 
-    auth._password_login = login_then_revoke
+    renewal._password_login = login_then_revoke
     sandbox.revoke_tokens("teamup")
+    before = len(sandbox.received)
     response = session.get(sandbox.teamup_url + "/customers")
     assert response.status_code == 401
     assert len(response.history) == 1
     assert sandbox.logins("teamup") == 2
+    # What the API received, not only what the client kept: sent once, resent once.
+    sent = [r for r in sandbox.received[before:] if r.path.endswith("/customers")]
+    assert len(sent) == 2
 
 
 def test_login_call_is_not_wrapped_by_the_auth(sandbox: Sandbox, teamup_auth: Any) -> None:

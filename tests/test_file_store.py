@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from auth_plugins import AuthPluginError, ConfigError, FileTokenStore, MemoryTokenStore, TeamUpAuth
-from auth_plugins import stores as stores_module
 from auth_plugins.sandbox import (
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
     DEMO_TEAMUP_PASSWORD,
@@ -24,6 +23,7 @@ from auth_plugins.sandbox import (
     Sandbox,
 )
 from auth_plugins.stores import TokenKey, token_store_from_env
+from auth_plugins.stores import file as stores_module
 from auth_plugins.tokens import Token
 
 KEY = TokenKey("teamup", "https://goteamup.com/api/v2", "alice@example.com")

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-import requests
-
-from .. import login
 from ..auth import PasswordAuth
-from ..errors import ConfigError, TwoFactorRequired
+from ..core.answers import quote
+from ..core.errors import ConfigError, TwoFactorRequired
+from ..core.messages import Answer
+from ..core.vendor import Option, Vendor
 from ..hookspecs import hookimpl
-from ..tokens import Token
-from ..vendor import Option, Vendor
 
 
-def _pending_login(data: Any, response: requests.Response) -> None:
+def _pending_login(data: Any, answer: Answer) -> None:
     """A two-factor login answers 200 with ``object: pending_login`` instead of a token."""
     if isinstance(data, dict) and data.get("object") == "pending_login":
         # Read defensively: a malformed answer must still end in this error, not a
@@ -31,15 +29,14 @@ def _pending_login(data: Any, response: requests.Response) -> None:
         ]
         pending = str(data.get("id", ""))
         named = ", ".join(map(str, providers[:10])) + (", ..." if len(providers) > 10 else "")
+        # The pending-login id is a credential of its own: kept on the error, never in its text.
         raise TwoFactorRequired(
-            f"TeamUp wants a two-factor login (pending login {login.quote(pending, 80)}, providers "
-            f"{named or 'none named'})",
+            f"TeamUp wants a two-factor login (providers {named or 'none named'})",
             hint="Finish it with auth.start_two_factor(phone_number, provider, pending_login_id) "
             "and auth.verify_two_factor(phone_number, code), or pass a verification key as "
             "verification_key= (or TEAMUP_VERIFICATION_KEY)",
-            pending_login_id=pending,
+            pending_login_id=quote(pending, 80),
             providers=providers,
-            response=response,
         )
 
 
@@ -112,6 +109,8 @@ TEAMUP = Vendor(
             help="the Authorization scheme",
         ),
     ),
+    # TeamUp takes a verification key once: a login spends it.
+    single_use_options=("verification_key",),
     login_answer_hook=_pending_login,
     error_hook=_error_details,
 )
@@ -159,7 +158,7 @@ class TeamUpAuth(PasswordAuth):
             scheme=scheme,
             **kwargs,
         )
-        provider = self._values["provider_id"]
+        provider = self._renewal.settings.get("provider_id")
         if provider is not None and not provider.isdigit():
             raise ConfigError(
                 "TeamUp provider_id= (or TEAMUP_PROVIDER_ID) must be a provider's number"
@@ -167,16 +166,13 @@ class TeamUpAuth(PasswordAuth):
 
     def start_two_factor(self, phone_number: str, provider: int, pending_login_id: str) -> None:
         """Two-factor step 1: TeamUp sends an SMS code to ``phone_number``."""
-        self._two_factor_call(
-            "/auth/two_factor/start_verification",
-            {
-                "phone_number": phone_number,
-                "provider": provider,
-                "direct_auth_key": self._secret_values()["direct_auth_key"],
-                "pending_login": pending_login_id,
-            },
-            "two-factor start",
-        )
+        payload = {
+            "phone_number": phone_number,
+            "provider": provider,
+            "direct_auth_key": self._renewal.settings.values()["direct_auth_key"],
+            "pending_login": pending_login_id,
+        }
+        self._vendor_call("two-factor start", "/auth/two_factor/start_verification", payload)
 
     def verify_two_factor(self, phone_number: str, code: str) -> str:
         """Two-factor step 2: trade the SMS code for a verification key.
@@ -184,10 +180,10 @@ class TeamUpAuth(PasswordAuth):
         The key is returned, and kept for this auth's next login, which then
         succeeds (TeamUp takes each key once).
         """
-        data = self._two_factor_call(
+        data = self._vendor_call(
+            "two-factor verification",
             "/auth/two_factor/verify",
             {"phone_number": phone_number, "verification_code": code},
-            "two-factor verification",
         )
         key = data.get("verification_key") if isinstance(data, dict) else None
         if not isinstance(key, str) or not key:
@@ -196,36 +192,12 @@ class TeamUpAuth(PasswordAuth):
                 pending_login_id="",
                 providers=[],
             )
-        self._values["verification_key"] = key
-        self._failure = None
+        self._renewal.settings.set("verification_key", key)
+        self._renewal.failure = None
         return key
 
-    def _two_factor_call(self, path: str, body: dict[str, Any], what: str) -> Any:
-        response = login.post(
-            TEAMUP,
-            self._login_session(),
-            self.base_url + path,
-            body,
-            {},
-            timeout=self.timeout,
-            what=what,
-        )
-        if not 200 <= response.status_code < 300:
-            raise login.login_error(
-                TEAMUP, response, login.secret_values(TEAMUP, self._values), what=what
-            )
-        return login.read_json(TEAMUP, response, what=what) if response.content else None
-
-    def _password_login(self) -> Token:
-        try:
-            token = super()._password_login()
-        except TwoFactorRequired as exc:
-            if self.two_factor_handler is None or not self.two_factor_handler(self, exc):
-                raise
-            token = super()._password_login()
-        # TeamUp takes a verification key once: do not send a spent one again.
-        self._values["verification_key"] = None
-        return token
+    def _two_factor(self, error: TwoFactorRequired) -> bool:
+        return self.two_factor_handler is not None and self.two_factor_handler(self, error)
 
 
 @hookimpl

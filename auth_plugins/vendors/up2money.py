@@ -10,48 +10,45 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import requests
-
-from .. import login
-from ..auth import PasswordAuth, url_path
-from ..errors import AuthPluginError, StepUpRequired
+from ..auth import PasswordAuth
+from ..core.answers import dig, json_object
+from ..core.errors import AuthPluginError, LoginError, StepUpRequired
+from ..core.messages import Answer
+from ..core.vendor import Option, Vendor
 from ..hookspecs import hookimpl
-from ..vendor import Option, Vendor
 
 
-def _error_code(response: requests.Response) -> Optional[str]:
+def _error_code(answer: Answer) -> Optional[str]:
     """``errorCode`` of a 400/403 answer, top level or under ``response`` (the docs show both)."""
-    if response.status_code not in (400, 403):
+    if answer.status_code not in (400, 403):
         return None
-    data = login.json_object(response)
+    data = json_object(answer)
     return _code_in(data) if data is not None else None
 
 
 def _code_in(data: dict[str, Any]) -> Optional[str]:
-    code = login.dig(data, "errorCode") or login.dig(data, "response.errorCode")
+    code = dig(data, "errorCode") or dig(data, "response.errorCode")
     return code if isinstance(code, str) else None
 
 
-def _token_rejected(response: requests.Response) -> bool:
-    code = _error_code(response)
-    return (response.status_code, code) in {(400, "TOKEN_EXPIRED"), (403, "ACCESS_TOKEN_REQUIRED")}
+def _token_rejected(answer: Answer) -> bool:
+    code = _error_code(answer)
+    return (answer.status_code, code) in {(400, "TOKEN_EXPIRED"), (403, "ACCESS_TOKEN_REQUIRED")}
 
 
-def _check_step_up(response: requests.Response) -> None:
-    if response.status_code == 403 and _error_code(response) == "STEP_UP_REQUIRED":
-        request = response.request
+def _check_step_up(answer: Answer) -> None:
+    if answer.status_code == 403 and _error_code(answer) == "STEP_UP_REQUIRED":
         raise StepUpRequired(
-            f"up2.money wants step-up authentication for {request.method} "
-            f"{url_path(request.url)}: call auth.send_step_up_otp(), then "
-            "auth.verify_step_up(code) with the code sent to you, then send the request again",
-            response=response,
+            f"up2.money wants step-up authentication for {answer.url}: call "
+            "auth.send_step_up_otp(), then auth.verify_step_up(code) with the code sent to "
+            "you, then send the request again",
         )
 
 
 def _error_details(data: dict[str, Any]) -> tuple[Optional[str], str]:
     """``message`` plus each ``syntaxErrors.invalidFields`` entry, and the error code."""
     parts = [data["message"]] if isinstance(data.get("message"), str) else []
-    fields = login.dig(data, "syntaxErrors.invalidFields")
+    fields = dig(data, "syntaxErrors.invalidFields")
     if isinstance(fields, list):
         for field in fields:
             if isinstance(field, dict):
@@ -128,23 +125,11 @@ class Up2MoneyAuth(PasswordAuth):
 
     def _step_up_call(self, path: str, body: dict[str, Any], what: str) -> None:
         token = self.get_token()
-        response = login.post(
-            UP2MONEY,
-            self._login_session(),
-            self.base_url + path,
-            body,
-            self._headers_for(token),
-            timeout=self.timeout,
-            what=what,
-        )
-        if not 200 <= response.status_code < 300:
-            code, detail = login.error_details(UP2MONEY, response)
-            raise AuthPluginError(
-                f"up2.money {what} failed: HTTP {response.status_code}"
-                + (f" [{code}]" if code else "")
-                + (f": {detail}" if detail else ""),
-                response=response,
-            )
+        try:
+            self._vendor_call(what, path, body, self._headers_for(token))
+        except LoginError as exc:
+            # A step-up failure is not a failed login: same text, the plain error type.
+            raise AuthPluginError(exc.summary) from None
         token.touch()
 
 

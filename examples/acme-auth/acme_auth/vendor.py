@@ -27,14 +27,13 @@ from auth_plugins import Option, Vendor, hookimpl
 from auth_plugins.login import json_object
 
 if TYPE_CHECKING:
-    import requests
-
+    from auth_plugins import Answer
     from auth_plugins.hookspecs import Register
 
 __all__ = ["ACME", "register_vendors"]
 
 
-def _session_revoked(response: requests.Response) -> bool:
+def _session_revoked(response: Answer) -> bool:
     """A 403 means "log in again" only when Acme says the session was revoked.
 
     Other 403s (a wrong tenant, a forbidden resource) are answers to pass on.

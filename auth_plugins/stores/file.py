@@ -1,10 +1,4 @@
-"""Where tokens are kept between requests: in memory, or on disk for many processes.
-
-A store holds :class:`~auth_plugins.tokens.Token` objects under a key made of
-vendor, base URL and user name (never anything derived from a password) and
-hands out one lock per key, so that renewing one user's token never waits on
-another's.
-"""
+"""Tokens in files that several processes share (HTTPie runs, workers)."""
 
 from __future__ import annotations
 
@@ -15,94 +9,20 @@ import os
 import re
 import stat
 import tempfile
-import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, NamedTuple, Optional, Protocol
+from typing import Any, Optional
 
-from .errors import AuthPluginError, ConfigError
-from .tokens import Token
+from ..core.errors import AuthPluginError, ConfigError
+from ..core.tokens import Token
+from .base import KeyLocks, TokenKey, TokenStore
+from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
 CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
 #: How long a process waits for another one that is logging in with the same key.
 LOCK_TIMEOUT = 120.0
-
-
-class TokenKey(NamedTuple):
-    """What a stored token belongs to."""
-
-    vendor: str
-    base_url: str
-    username: str
-
-    def __str__(self) -> str:
-        return f"{self.vendor} {self.username} at {self.base_url}"
-
-
-class TokenStore(Protocol):
-    """What the auth needs of a token store."""
-
-    #: True when tokens outlive the process (the auth then saves last-use times too).
-    persistent: bool
-
-    def load(self, key: TokenKey) -> Optional[Token]:
-        """The stored token, or ``None``."""
-
-    def save(self, key: TokenKey, token: Token) -> None:
-        """Store ``token`` under ``key``, replacing what was there."""
-
-    def delete(self, key: TokenKey) -> None:
-        """Forget the token under ``key``, if any."""
-
-    def lock(self, key: TokenKey) -> AbstractContextManager[object]:
-        """A lock held while a token for ``key`` is checked and renewed."""
-
-
-class _KeyLocks:
-    """One re-entrant thread lock per key, made on first use."""
-
-    def __init__(self) -> None:
-        self._locks: dict[TokenKey, threading.RLock] = {}
-        self._guard = threading.Lock()
-
-    def __call__(self, key: TokenKey) -> threading.RLock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.RLock())
-
-
-class MemoryTokenStore:
-    """Tokens in this process's memory; the default, one per auth object.
-
-    Pass one instance to several auth objects to let them share logins.
-    """
-
-    persistent = False
-
-    def __init__(self) -> None:
-        self._tokens: dict[TokenKey, Token] = {}
-        self._locks = _KeyLocks()
-
-    def load(self, key: TokenKey) -> Optional[Token]:
-        """The stored token, or ``None``."""
-        return self._tokens.get(key)
-
-    def save(self, key: TokenKey, token: Token) -> None:
-        """Keep ``token`` under ``key``."""
-        self._tokens[key] = token
-
-    def delete(self, key: TokenKey) -> None:
-        """Forget the token under ``key``."""
-        self._tokens.pop(key, None)
-
-    def lock(self, key: TokenKey) -> AbstractContextManager[object]:
-        """This key's thread lock."""
-        return self._locks(key)
-
-    def __repr__(self) -> str:
-        return f"<MemoryTokenStore tokens={len(self._tokens)}>"
 
 
 class FileTokenStore:
@@ -122,7 +42,7 @@ class FileTokenStore:
         if directory is None:
             directory = os.environ.get(CACHE_DIR_ENV) or _default_cache_dir()
         self.directory = Path(directory).expanduser()
-        self._thread_locks = _KeyLocks()
+        self._thread_locks = KeyLocks()
         #: How deep each key's lock is held (only by the thread holding its thread lock).
         self._depth: dict[TokenKey, int] = {}
 

@@ -1,0 +1,1 @@
+"""Adapters: each drives the core's login exchange over one HTTP client's connection."""

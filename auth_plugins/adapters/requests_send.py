@@ -1,0 +1,172 @@
+"""Sending the core's login calls with requests, the way the caller's own requests go.
+
+:func:`adapter_sender` sends over the very adapter (and ``verify``, ``cert``,
+``proxies``, ``timeout``) of an API request the caller made; the other two
+serve the caller's ``session=`` and calls made before any request. Every one
+reads a bounded answer within the call's time, and turns whatever the
+transport (or a wrapper such as requests-mock) raises into a
+:class:`LoginError` that holds no secret.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+import requests
+
+from ..core.errors import AuthPluginError, LoginError
+from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
+
+
+def adapter_sender(
+    adapter: requests.adapters.BaseAdapter, send_kwargs: Mapping[str, Any]
+) -> Callable[[Call], Answer]:
+    """``send(call) -> Answer`` over ``adapter`` with the caller's send settings."""
+    settings = {k: v for k, v in send_kwargs.items() if k in ("verify", "cert", "proxies")}
+    caller_timeout = send_kwargs.get("timeout")
+
+    def send(call: Call) -> Answer:
+        prepared = requests.Request(
+            call.method, call.url, headers=dict(call.headers), data=call.body
+        ).prepare()
+        timeout = _clip_timeout(caller_timeout, call.timeout)
+        return _exchange(
+            call, lambda: adapter.send(prepared, stream=True, timeout=timeout, **settings)
+        )
+
+    return send
+
+
+def session_sender(session: requests.Session) -> Callable[[Call], Answer]:
+    """``send(call) -> Answer`` through a whole session (the caller's ``session=``)."""
+
+    def send(call: Call) -> Answer:
+        return _exchange(
+            call,
+            lambda: session.request(
+                call.method,
+                call.url,
+                headers=dict(call.headers),
+                data=call.body,
+                timeout=call.timeout,
+                stream=True,
+                allow_redirects=False,
+                auth=_no_auth,
+            ),
+        )
+
+    return send
+
+
+def fresh_session_sender() -> Callable[[Call], Answer]:
+    """``send(call) -> Answer`` on a new session per call, closed after it.
+
+    For calls made outside any request (``get_token()`` before the first
+    request): requests' defaults and environment (``REQUESTS_CA_BUNDLE``,
+    ``HTTPS_PROXY``), and no socket kept open per auth object.
+    """
+
+    def send(call: Call) -> Answer:
+        with requests.Session() as session:
+            return session_sender(session)(call)
+
+    return send
+
+
+def _exchange(call: Call, send: Callable[[], requests.Response]) -> Answer:
+    """Send, read a bounded answer, and turn any failure into a LoginError with no secret."""
+    failure: Optional[LoginError] = None
+    what = f"{call.vendor} {call.what}"
+    try:
+        response = send()
+        try:
+            body, oversized = _read_bounded(response, call)
+        finally:
+            response.close()
+    except AuthPluginError:
+        raise
+    except requests.exceptions.SSLError:
+        failure = LoginError(
+            f"{what} failed: the certificate of {_where(call)} could not be verified",
+            hint="Trust its certificate authority: verify='ca.pem' on the session or the call, "
+            "REQUESTS_CA_BUNDLE=ca.pem, or --verify=ca.pem in HTTPie",
+        )
+    except requests.Timeout:
+        failure = LoginError(
+            f"{what} did not answer within {call.timeout:.3g}s ({_where(call)})",
+            hint="Try again later or raise the auth's timeout=",
+        )
+    except Exception as exc:  # whatever a transport or a wrapper raises (requests-mock...)
+        failure = LoginError(
+            f"{what} failed: could not reach {_where(call)} ({type(exc).__name__})",
+            hint="Check the base URL and the network",
+        )
+    if failure is not None:
+        # Raised here, outside the except block: the transport's exception holds the
+        # login request (and its password) and must not ride along as __context__.
+        raise failure
+    return Answer(
+        status=response.status_code,
+        headers=Headers(response.headers),
+        body=body,
+        reason=response.reason or "",
+        url=urlsplit(call.url).path or "/",
+        oversized=oversized,
+    )
+
+
+def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]:
+    """Read at most ``MAX_ANSWER_BYTES`` (decoded), giving up when the call's time is over."""
+    what = f"{call.vendor} {call.what}"
+    ends = time.monotonic() + call.timeout
+    raw = response.raw
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise LoginError(
+                f"{what} did not finish within {call.timeout:.3g}s: the answer came too "
+                f"slowly ({_where(call)})",
+                status=response.status_code,
+                hint="Try again later or raise the auth's timeout=",
+            )
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(left)  # each read waits no longer than the time left
+        chunk = raw.read1(8192, decode_content=True) if hasattr(raw, "read1") else raw.read(8192)
+        if not chunk:
+            return b"".join(chunks), False
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > MAX_ANSWER_BYTES:
+            # Read no further (a gzip bomb expands without end): the core says what came.
+            return b"".join(chunks)[:MAX_ANSWER_BYTES], True
+
+
+def _clip_timeout(caller: Any, left: float) -> tuple[float, float]:
+    """The caller's ``timeout=`` (a number, a pair, or none), no longer than ``left``."""
+    if isinstance(caller, tuple) and len(caller) == 2:
+        connect, read = caller
+    else:
+        connect = read = caller if isinstance(caller, (int, float)) else None
+    return (_clip(connect, left), _clip(read, left))
+
+
+def _clip(value: Any, left: float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return min(float(value), left)
+    return left
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth that adds nothing: keeps requests from adding ~/.netrc credentials."""
+    return request
+
+
+def _where(call: Call) -> str:
+    return call.url.split("?", 1)[0]

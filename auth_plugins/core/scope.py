@@ -1,0 +1,86 @@
+"""Where a token may go: the API's origin, the hosts the user allowed, and nowhere else.
+
+One parser (:func:`origin`) decides both "is this URL the API?" and "may a
+password go there over plain http?", so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Optional
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .vendor import Vendor
+
+#: (scheme, host, port) with the default port filled in.
+Origin = tuple[str, str, Optional[int]]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> Origin:
+    """The origin of ``url``: lower-case scheme and host (no trailing dot), and port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").rstrip(".").lower(), port
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (IPv4 and IPv6)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Scope:
+    """The origins (and bare host names, any port) whose requests get the token."""
+
+    def __init__(self, vendor: Vendor, base_url: str, allowed_hosts: Iterable[str] = ()) -> None:
+        where = f"base_url= or {vendor.env_prefix}_BASE_URL"
+        parts = urlsplit(base_url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ConfigError(
+                f"{vendor.title} base URL {base_url!r} is not an http(s) URL; set {where}"
+            )
+        if "@" in parts.netloc or "\\" in base_url:
+            # A user name in the URL, or a backslash that parsers read in different ways:
+            # the host the password goes to must be the one the URL plainly names.
+            raise ConfigError(
+                f"{vendor.title} base URL must name a host only (no user name, '@' or "
+                f"backslash): set {where} to e.g. https://api.example.com/v1"
+            )
+        try:
+            parts.port  # noqa: B018 (a bad port raises here, not at the first request)
+        except ValueError:
+            raise ConfigError(f"{vendor.title} base URL has a bad port; set {where}") from None
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ConfigError(
+                f"refusing to send a {vendor.title} password over plain http to "
+                f"{parts.hostname}; use an https:// URL in {where} (plain http is allowed "
+                "to loopback hosts only)"
+            )
+        self.origins = {origin(base_url)}
+        self.hosts: set[str] = set()
+        if isinstance(allowed_hosts, str):
+            allowed_hosts = [allowed_hosts]
+        for entry in allowed_hosts:
+            if "://" in entry:
+                self.origins.add(origin(entry))
+            else:
+                self.hosts.add(entry.strip().rstrip(".").lower())
+
+    def applies_to(self, url: Optional[str]) -> bool:
+        """Does a request to ``url`` get the token?"""
+        if not url:
+            return False
+        found = origin(url)
+        return found in self.origins or (found[0] in DEFAULT_PORTS and found[1] in self.hosts)

@@ -1,0 +1,72 @@
+"""One auth's settings: option values resolved once, secrets asked for once, when needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
+
+from .answers import secret_values
+from .errors import ConfigError
+from .vendor import Vendor
+
+
+class Settings:
+    """The values of a vendor's options for one auth.
+
+    Each value is the argument, else its environment variable, else its
+    default (:meth:`Vendor.resolve_options`). A secret may be a callable (a
+    prompt, a keyring look-up): it is called the first time a value is needed,
+    once, and its answer kept.
+    """
+
+    def __init__(self, vendor: Vendor, given: Mapping[str, Any]) -> None:
+        self.vendor = vendor
+        values = vendor.resolve_options({k: v for k, v in given.items() if v is not None})
+        values["base_url"] = str(values["base_url"]).rstrip("/")
+        self._values = values
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, without a trailing slash."""
+        return str(self._values["base_url"])
+
+    @property
+    def username(self) -> str:
+        """The user name (or e-mail) to log in as."""
+        return str(self._values["username"])
+
+    def get(self, name: str) -> Any:
+        """A value as it stands (a secret not asked for yet is still a callable)."""
+        return self._values.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        """Replace a value (a new password, a verification key, a spent key as ``None``)."""
+        self._values[name] = value
+
+    def values(self, names: Optional[Iterable[str]] = None) -> dict[str, Any]:
+        """The values, with each secret given as a callable asked for (once).
+
+        ``names``: ask only for these; the others may stay callables.
+        """
+        wanted = None if names is None else set(names)
+        for name, value in list(self._values.items()):
+            if callable(value) and (wanted is None or name in wanted):
+                answer = value()
+                if not isinstance(answer, str) or not answer:
+                    raise ConfigError(f"{self.vendor.title} needs a {name}; none was given")
+                self._values[name] = answer
+        return dict(self._values)
+
+    def secrets(self, *more: Optional[str]) -> list[str]:
+        """Every secret known so far (and ``more``), to keep out of messages."""
+        found = secret_values(self.vendor, self._values)
+        return found + [value for value in more if value]
+
+    def shown(self) -> str:
+        """The values for a ``repr``: secrets as ``***``."""
+        secret = {option.name for option in self.vendor.all_options() if option.secret}
+        return ", ".join(
+            f"{name}=***" if name in secret else f"{name}={value!r}"
+            for name, value in self._values.items()
+            if value is not None
+        )

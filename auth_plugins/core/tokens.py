@@ -1,0 +1,112 @@
+"""The token object: what a login returns, kept apart from the auth that uses it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+#: The leeway never exceeds this share of a token's life (or idle window), so a
+#: short-lived token is not treated as expired from the moment it is issued.
+MAX_LEEWAY_SHARE = 0.25
+
+
+@dataclass(repr=False)
+class Token:
+    """An access token and what is known of its life.
+
+    Times are wall-clock seconds (``time.time()``) so that a token stored on disk
+    by one process means the same to the next one.
+
+    ``expires_at`` is a fixed end of life (``None``: unknown, rely on the
+    vendor's 401/410). ``idle_timeout`` is a sliding window instead: the token
+    dies that many seconds after its ``last_used``.
+    """
+
+    access_token: str
+    refresh_token: Optional[str] = None
+    expires_at: Optional[float] = None
+    idle_timeout: Optional[float] = None
+    issued_at: float = field(default_factory=time.time)
+    last_used: Optional[float] = None
+    #: Vendor details worth keeping with the token (never secrets), e.g. its type.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def expires_in(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds of life left, ``None`` when the token gives no end."""
+        now = time.time() if now is None else now
+        ends = [t for t in (self.expires_at, self._idle_deadline()) if t is not None]
+        return min(ends) - now if ends else None
+
+    def is_expired(self, leeway: float = 0.0, now: Optional[float] = None) -> bool:
+        """True when the token has ``leeway`` seconds of life left or less.
+
+        The leeway is clamped to a share of the token's life so that a token
+        living 10 seconds with a 30-second leeway is not expired on arrival.
+        """
+        now = time.time() if now is None else now
+        if self.expires_at is not None:
+            life = max(self.expires_at - self.issued_at, 0.0)
+            if now >= self.expires_at - min(leeway, life * MAX_LEEWAY_SHARE):
+                return True
+        idle_deadline = self._idle_deadline()
+        if idle_deadline is None or self.idle_timeout is None:
+            return False
+        return now >= idle_deadline - min(leeway, self.idle_timeout * MAX_LEEWAY_SHARE)
+
+    def touch(self, when: Optional[float] = None) -> None:
+        """Record a use of the token at ``when`` (sliding-window vendors)."""
+        when = time.time() if when is None else when
+        if self.last_used is None or when > self.last_used:
+            self.last_used = when
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, for token stores."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+            "idle_timeout": self.idle_timeout,
+            "issued_at": self.issued_at,
+            "last_used": self.last_used,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Token:
+        """Rebuild a token from :meth:`to_dict`; ``ValueError`` when it is not one."""
+        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            raise ValueError("not a stored token")
+        extra = data.get("extra")
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=_optional(data.get("refresh_token"), str),
+            expires_at=_optional_number(data.get("expires_at")),
+            idle_timeout=_optional_number(data.get("idle_timeout")),
+            issued_at=_optional_number(data.get("issued_at")) or time.time(),
+            last_used=_optional_number(data.get("last_used")),
+            extra=extra if isinstance(extra, dict) else {},
+        )
+
+    def _idle_deadline(self) -> Optional[float]:
+        if self.idle_timeout is None:
+            return None
+        return (self.last_used or self.issued_at) + self.idle_timeout
+
+    def __repr__(self) -> str:
+        left = self.expires_in()
+        life = "unknown" if left is None else f"{left:.0f}s"
+        refresh = "yes" if self.refresh_token else "no"
+        return f"<Token access_token=*** expires_in={life} refresh_token={refresh}>"
+
+    __str__ = __repr__
+
+
+def _optional(value: Any, kind: type) -> Any:
+    return value if isinstance(value, kind) else None
+
+
+def _optional_number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
