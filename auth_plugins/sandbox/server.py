@@ -3,7 +3,7 @@
 One ``ThreadingHTTPServer`` serves both vendors: TeamUp under ``/teamup/api/v2`` and up2money
 under ``/up2money``; ``/_sandbox/...`` holds the control endpoints. HTTP/1.1 keep-alive works
 because every answer carries Content-Length and every request body is read to its end
-(Content-Length or chunked).
+(Content-Length or chunked). HEAD is answered as GET would be, without the body.
 """
 
 from __future__ import annotations
@@ -423,14 +423,18 @@ class Sandbox:
         """Answer one parsed request: route it to a vendor or to the control endpoints.
 
         The HTTP handler calls this for every request; it needs no socket, so it can also be
-        called directly.
+        called directly. HEAD is routed as GET (the handler sends no body), so it gets the
+        same status and headers a GET would.
         """
+        method = request.method
+        if method == "HEAD":
+            request = dataclasses.replace(request, method="GET")
         for prefix, state in ((TEAMUP_PREFIX, self.teamup), (UP2MONEY_PREFIX, self.up2money)):
             if request.path == prefix or request.path.startswith(prefix + "/"):
                 target = request.path + ("?" + request.query_string if request.query_string else "")
                 with self._received_lock:
                     self._received.append(
-                        ReceivedRequest(request.method, target, dict(request.headers), request.body)
+                        ReceivedRequest(method, target, dict(request.headers), request.body)
                     )
                 return state.handle(dataclasses.replace(request, route=request.path[len(prefix) :]))
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
