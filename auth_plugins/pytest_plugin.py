@@ -15,7 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from auth_plugins.sandbox import Sandbox
 
-__all__ = ["auth_plugins_sandbox"]
+__all__ = ["auth_plugins_sandbox", "auth_plugins_sandbox_tls"]
 
 
 @pytest.fixture
@@ -29,6 +29,26 @@ def auth_plugins_sandbox() -> Iterator[Sandbox]:
     from auth_plugins.sandbox import Sandbox
 
     sandbox = Sandbox(host="127.0.0.1", port=0)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def auth_plugins_sandbox_tls() -> Iterator[Sandbox]:
+    """Like ``auth_plugins_sandbox``, but serving HTTPS (needs ``auth-plugins[sandbox]``).
+
+    Its certificate comes from a CA made for this test: pass ``verify=sandbox.ca_file`` (or
+    set ``REQUESTS_CA_BUNDLE``) to trust it. A client certificate is optional:
+    ``cert=sandbox.client_cert_file`` sends one, and ``sandbox.received[i].client_cert``
+    shows which requests carried it. For a sandbox that requires one, start your own:
+    ``Sandbox(tls=True, client_cert_required=True)``.
+    """
+    from auth_plugins.sandbox import Sandbox
+
+    sandbox = Sandbox(host="127.0.0.1", port=0, tls=True)
     sandbox.start()
     try:
         yield sandbox

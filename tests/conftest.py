@@ -106,3 +106,9 @@ def vendor_auth(
         return teamup_auth(**overrides) if vendor == "teamup" else up2money_auth(**overrides)
 
     return make
+
+
+# ------------------------------------------------------------------------------ network servers
+# forward_proxy, slow_drip_server and bomb_server: loopback servers for tests of what a client
+# does on the wire (proxies, slow answers, huge answers). They live in netservers.py.
+pytest_plugins = ["netservers"]

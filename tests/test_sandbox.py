@@ -238,6 +238,26 @@ def test_unknown_paths_and_methods(sb: Sandbox, http: requests.Session) -> None:
     assert sb.login_attempts("teamup") == 0
 
 
+def test_head_answers_as_get_without_a_body(sb: Sandbox, http: requests.Session) -> None:
+    token = tu_token(http, sb)["access_token"]
+    cases: list[tuple[str, dict[str, str]]] = [
+        (sb.teamup_url + "/customers", {}),  # 401: no token
+        (sb.teamup_url + "/customers", {"Authorization": f"Bearer {token}"}),  # 200
+        (sb.teamup_url + "/auth/password_login", {}),  # 405: POST only
+        (sb.up2money_url + "/managed_accounts", u2m_headers()),  # 401: no token
+        (sb.url + "/_sandbox/stats", {}),
+        (sb.url + "/nowhere", {}),
+    ]
+    for url, headers in cases:
+        got = http.get(url, headers=headers, timeout=TIMEOUT)
+        head = http.head(url, headers=headers, timeout=TIMEOUT)
+        assert head.status_code == got.status_code, url
+        assert head.content == b""
+        assert head.headers["Content-Length"] == str(len(got.content))
+        assert head.headers.get("Allow") == got.headers.get("Allow")
+    assert [r.method for r in sb.received if r.method == "HEAD"] == ["HEAD"] * 4
+
+
 def test_bad_framing_answers_400_and_closes(sb: Sandbox) -> None:
     conn = HTTPConnection("127.0.0.1", sb.port, timeout=TIMEOUT)
     try:

@@ -8,6 +8,9 @@ Used by the demo, the project's tests and users' own test suites::
         sb.teamup_url     # http://127.0.0.1:PORT/teamup/api/v2
         sb.up2money_url   # http://127.0.0.1:PORT/up2money
 
+    with Sandbox(tls=True) as sb:        # HTTPS; needs the ``sandbox`` extra (trustme)
+        requests.get(sb.teamup_url + "/customers", verify=sb.ca_file)
+
 Run one from the command line with ``auth-plugins sandbox`` (:func:`main`).
 """
 
@@ -37,8 +40,10 @@ from .config import (
 )
 from .messages import ReceivedRequest
 from .server import TEAMUP_PREFIX, UP2MONEY_PREFIX, Sandbox
+from .tls import CLIENT_CERT_NAME, TLSUnavailable
 
 __all__ = [
+    "CLIENT_CERT_NAME",
     "DEMO_SMS_CODE",
     "DEMO_STEPUP_CODE",
     "DEMO_TEAMUP_DIRECT_AUTH_KEY",
@@ -58,6 +63,7 @@ __all__ = [
     "UP2MONEY_PREFIX",
     "ReceivedRequest",
     "Sandbox",
+    "TLSUnavailable",
     "TeamUpConfig",
     "TeamUpUser",
     "Up2MoneyConfig",

@@ -14,6 +14,7 @@ from typing import Any, Callable, Union
 
 from .config import TeamUpConfig, Up2MoneyConfig
 from .server import Sandbox
+from .tls import TLSUnavailable
 
 __all__ = ["build_parser", "main"]
 
@@ -85,14 +86,28 @@ def build_parser(prog: str = "auth-plugins sandbox") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds of idleness after which an up2money token expires (default %(default)s)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a CA made for this run; prints the CA file "
+        "to trust (needs: pip install 'auth-plugins[sandbox]')",
+    )
+    parser.add_argument(
+        "--client-cert-required",
+        action="store_true",
+        help="with TLS (implies --tls): refuse clients without the client certificate the "
+        "sandbox prints",
+    )
     return parser
 
 
 def describe(sandbox: Sandbox) -> str:
     """The banner: base URLs, demo credentials and the variables to export."""
     teamup, up2money = sandbox.teamup.config, sandbox.up2money.config
-    lines = [
-        f"auth-plugins sandbox listening on {sandbox.url}  (Ctrl-C to stop)",
+    lines = [f"auth-plugins sandbox listening on {sandbox.url}  (Ctrl-C to stop)"]
+    if sandbox.tls:
+        lines += _describe_tls(sandbox)
+    lines += [
         "",
         f"TeamUp     {sandbox.teamup_url}",
         f"  direct_auth_key  {teamup.direct_auth_key}",
@@ -126,12 +141,42 @@ def describe(sandbox: Sandbox) -> str:
     }
     lines += ["", "Environment for clients:"]
     lines += [f"  export {name}={shlex.quote(value)}" for name, value in exports.items()]
+    if sandbox.tls:
+        lines += _tls_examples(sandbox)
     lines += [
         "",
         f"Control: GET {sandbox.url}/_sandbox/stats; POST /_sandbox/revoke, /_sandbox/expire, "
         "/_sandbox/reset",
     ]
     return "\n".join(lines)
+
+
+def _describe_tls(sandbox: Sandbox) -> list[str]:
+    """Banner lines right under the first: where the CA (and client certificate) files are."""
+    lines = [f"CA file (trust it)   {sandbox.ca_file}"]
+    required = "required" if sandbox.client_cert_required else "optional"
+    lines.append(f"client cert+key      {sandbox.client_cert_file}  ({required})")
+    lines.append(f"client key alone     {sandbox.client_key_file}")
+    return lines
+
+
+def _tls_examples(sandbox: Sandbox) -> list[str]:
+    """Example commands that trust the sandbox's CA (and send its client certificate)."""
+    ca = shlex.quote(sandbox.ca_file)
+    cert = cert_kwarg = ""
+    if sandbox.client_cert_required:
+        cert = f" --cert={shlex.quote(sandbox.client_cert_file)}"
+        cert_kwarg = f", cert={sandbox.client_cert_file!r}"
+    # REQUESTS_CA_BUNDLE is shown per command, not exported: it replaces the system's CAs,
+    # so other HTTPS sites would fail to verify in that shell.
+    return [
+        "",
+        "Trust the CA (requests and HTTPie read REQUESTS_CA_BUNDLE; it replaces the system's CAs):",
+        f"  REQUESTS_CA_BUNDLE={ca} http{cert} -A teamup -a alice@example.com "
+        "$TEAMUP_BASE_URL/customers",
+        f"  http --verify={ca}{cert} $TEAMUP_BASE_URL/customers",
+        f"  requests.get(url, verify={sandbox.ca_file!r}{cert_kwarg})",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,12 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    sandbox = Sandbox(
-        host=args.host,
-        port=args.port,
-        teamup=TeamUpConfig(expires_in=args.teamup_expires_in),
-        up2money=Up2MoneyConfig(idle_timeout=args.up2money_idle_timeout),
-    )
+    try:
+        sandbox = Sandbox(
+            host=args.host,
+            port=args.port,
+            teamup=TeamUpConfig(expires_in=args.teamup_expires_in),
+            up2money=Up2MoneyConfig(idle_timeout=args.up2money_idle_timeout),
+            tls=args.tls or args.client_cert_required,
+            client_cert_required=args.client_cert_required,
+        )
+    except TLSUnavailable as exc:
+        print(f"auth-plugins sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         sandbox.start()
     except OSError as exc:

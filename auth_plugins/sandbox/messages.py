@@ -34,6 +34,8 @@ class Request:
         headers: received headers, original spelling; repeated headers joined with ``", "``.
         body: the exact body bytes (already de-chunked).
         client_ip: the peer's address, the key of per-IP rate limits.
+        client_cert: the name of the client certificate the peer sent over TLS (see
+            :func:`~.tls.client_cert_name`); None over plain HTTP or without one.
     """
 
     method: str
@@ -43,6 +45,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     client_ip: str
+    client_cert: str | None = None
     _lower: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,17 +79,41 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-class ReceivedRequest(NamedTuple):
-    """A request a vendor endpoint received, as kept in ``Sandbox.received``.
-
-    A named tuple so tests can unpack it: ``method, path, headers, body = sb.received[-1]``.
-    ``path`` is the request target as sent, query string included.
-    """
-
+class _ReceivedFields(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]
     body: bytes
+
+
+class ReceivedRequest(_ReceivedFields):
+    """A request a vendor endpoint received, as kept in ``Sandbox.received``.
+
+    A named tuple so tests can unpack it: ``method, path, headers, body = sb.received[-1]``.
+    ``path`` is the request target as sent, query string included.
+
+    ``client_cert`` names the client certificate sent over TLS (the sandbox's own is
+    ``auth_plugins.sandbox.CLIENT_CERT_NAME``), None without one. It is an attribute outside
+    the tuple so that unpacking into four names, as above, keeps working.
+    """
+
+    client_cert: str | None
+
+    def __new__(
+        cls,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        client_cert: str | None = None,
+    ) -> ReceivedRequest:
+        """Make the record; ``client_cert`` is kept beside the four tuple fields."""
+        self = super().__new__(cls, method, path, headers, body)
+        self.client_cert = client_cert
+        return self
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, client_cert={self.client_cert!r})"
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:

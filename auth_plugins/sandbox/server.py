@@ -3,7 +3,11 @@
 One ``ThreadingHTTPServer`` serves both vendors: TeamUp under ``/teamup/api/v2`` and up2money
 under ``/up2money``; ``/_sandbox/...`` holds the control endpoints. HTTP/1.1 keep-alive works
 because every answer carries Content-Length and every request body is read to its end
-(Content-Length or chunked).
+(Content-Length or chunked). HEAD is answered as GET would be, without the body.
+
+With ``tls=True`` the same server speaks HTTPS: accepted sockets are wrapped with the context
+of :mod:`.tls`, and the handshake runs in the connection's own thread with a time limit, so a
+client that never finishes it cannot hold up the accept loop.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import dataclasses
 import logging
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 from collections import deque
@@ -24,6 +29,7 @@ from .config import TeamUpConfig, Up2MoneyConfig
 from .control import CONTROL_PREFIX, handle_control
 from .messages import ReceivedRequest, Request, Response, json_response
 from .teamup import TeamUpState
+from .tls import HANDSHAKE_TIMEOUT, SandboxTLS, TLSFiles, client_cert_name
 from .up2money import Up2MoneyState
 from .vendor import VendorState
 
@@ -142,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        client_cert = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            client_cert = client_cert_name(self.connection.getpeercert())
         request = Request(
             method=self.command,
             path=path,
@@ -150,6 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=headers,
             body=body,
             client_ip=str(self.client_address[0]),
+            client_cert=client_cert,
         )
         try:
             response = self.server.sandbox.dispatch(request)
@@ -179,8 +189,11 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
     # stop() closes the live connections itself, so there is nothing to wait for.
     block_on_close = False
 
-    def __init__(self, host: str, port: int, sandbox: Sandbox) -> None:
+    def __init__(
+        self, host: str, port: int, sandbox: Sandbox, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.sandbox = sandbox
+        self.tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         if ":" in host:
@@ -194,6 +207,37 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name = str(host)
         self.server_port = int(port)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.tls is None:
+            return connection, address
+        # Wrapping does no I/O when the handshake is deferred: the accept loop never waits on
+        # a client. finish_request, in the connection's thread, does the handshake.
+        try:
+            wrapped = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError:
+            connection.close()
+            raise
+        return wrapped, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            # Tracked during the handshake too, so stop() can cut a slow one short.
+            self.track(request)
+            try:
+                request.settimeout(HANDSHAKE_TIMEOUT)
+                request.do_handshake()
+            except (OSError, ValueError):
+                # No client certificate when one is required, a CA the client does not
+                # trust, plain HTTP on the TLS port, or a handshake that timed out: the
+                # client sees the failure; nothing to answer.
+                return
+            finally:
+                self.untrack(request)
+        super().finish_request(request, client_address)
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -238,6 +282,17 @@ class Sandbox:
         port: the port; 0 picks a free one (read it back from :attr:`port` or :attr:`url`).
         teamup: TeamUp's configuration (defaults when None).
         up2money: up2money's configuration (defaults when None).
+        tls: serve HTTPS with a certificate from a certificate authority made for this
+            sandbox (needs the ``sandbox`` extra: ``trustme``). Clients trust it through
+            :attr:`ca_file`; the URLs start with ``https://``.
+        client_cert_required: with ``tls``, refuse handshakes that present no client
+            certificate issued by the sandbox's CA (use :attr:`client_cert_file`). Without it
+            a client certificate is optional, and checked and recorded when sent.
+
+    Raises:
+        TLSUnavailable: ``tls`` is True and ``trustme`` is not installed (an ImportError whose
+            message says what to install).
+        ValueError: ``client_cert_required`` without ``tls``.
     """
 
     def __init__(
@@ -247,9 +302,16 @@ class Sandbox:
         *,
         teamup: TeamUpConfig | None = None,
         up2money: Up2MoneyConfig | None = None,
+        tls: bool = False,
+        client_cert_required: bool = False,
     ) -> None:
+        if client_cert_required and not tls:
+            raise ValueError("client_cert_required needs tls=True")
         self.host = host
         self._requested_port = port
+        # Made once, so a sandbox started again keeps the same CA and certificates.
+        self._tls = SandboxTLS(host, client_cert_required=client_cert_required) if tls else None
+        self._tls_files: TLSFiles | None = None
         #: The simulated TeamUp: ``.config`` is live, changes apply from the next request.
         self.teamup = TeamUpState(teamup)
         #: The simulated up2money: ``.config`` is live, changes apply from the next request.
@@ -266,7 +328,14 @@ class Sandbox:
         """Bind and serve in a background daemon thread; returns ``self``."""
         if self._server is not None:
             raise RuntimeError("the sandbox is already running")
-        server = _SandboxHTTPServer(self.host, self._requested_port, self)
+        context = None if self._tls is None else self._tls.context
+        server = _SandboxHTTPServer(self.host, self._requested_port, self, context)
+        if self._tls is not None:
+            try:
+                self._tls_files = self._tls.write_files()
+            except BaseException:
+                server.server_close()
+                raise
         thread = threading.Thread(
             target=server.serve_forever,
             # stop() waits for the loop to notice; a short poll keeps tests' teardown fast.
@@ -289,6 +358,9 @@ class Sandbox:
         server.close_connections()
         if thread is not None:
             thread.join(timeout=5)
+        if self._tls_files is not None:
+            self._tls_files.remove()
+            self._tls_files = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -315,9 +387,46 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        """The server's root URL, e.g. ``http://127.0.0.1:8765``."""
+        """The server's root URL, e.g. ``http://127.0.0.1:8765`` (``https://`` with TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        """True when the sandbox serves HTTPS."""
+        return self._tls is not None
+
+    @property
+    def client_cert_required(self) -> bool:
+        """True when TLS handshakes without the sandbox's client certificate are refused."""
+        return self._tls is not None and self._tls.client_cert_required
+
+    def _tls_file(self, name: str) -> str:
+        if self._tls is None:
+            raise RuntimeError("the sandbox serves plain HTTP: create it with tls=True")
+        if self._tls_files is None:
+            raise RuntimeError("the sandbox is not running: call start() first")
+        return str(getattr(self._tls_files, name))
+
+    @property
+    def ca_file(self) -> str:
+        """Path of the PEM file of the CA to trust (``verify=`` in requests, ``--verify`` in
+        HTTPie, ``REQUESTS_CA_BUNDLE``). It lives in a private temporary folder that
+        :meth:`stop` removes; raises RuntimeError without TLS or before :meth:`start`."""
+        return self._tls_file("ca_file")
+
+    @property
+    def client_cert_file(self) -> str:
+        """Path of a PEM file holding a client certificate issued by the sandbox's CA and its
+        private key: ``cert=`` in requests, ``--cert`` in HTTPie. Same life as
+        :attr:`ca_file`."""
+        return self._tls_file("client_cert_file")
+
+    @property
+    def client_key_file(self) -> str:
+        """Path of the client certificate's private key alone (``--cert-key`` in HTTPie)."""
+        return self._tls_file("client_key_file")
 
     @property
     def teamup_url(self) -> str:
@@ -369,7 +478,9 @@ class Sandbox:
 
     @property
     def received(self) -> list[ReceivedRequest]:
-        """The last requests the vendor endpoints received, oldest first (at most 1000)."""
+        """The last requests the vendor endpoints received, oldest first (at most 1000).
+
+        Over TLS, each one's ``client_cert`` names the client certificate sent, if any."""
         with self._received_lock:
             return list(self._received)
 
@@ -423,14 +534,20 @@ class Sandbox:
         """Answer one parsed request: route it to a vendor or to the control endpoints.
 
         The HTTP handler calls this for every request; it needs no socket, so it can also be
-        called directly.
+        called directly. HEAD is routed as GET (the handler sends no body), so it gets the
+        same status and headers a GET would.
         """
+        method = request.method
+        if method == "HEAD":
+            request = dataclasses.replace(request, method="GET")
         for prefix, state in ((TEAMUP_PREFIX, self.teamup), (UP2MONEY_PREFIX, self.up2money)):
             if request.path == prefix or request.path.startswith(prefix + "/"):
                 target = request.path + ("?" + request.query_string if request.query_string else "")
                 with self._received_lock:
                     self._received.append(
-                        ReceivedRequest(request.method, target, dict(request.headers), request.body)
+                        ReceivedRequest(
+                            method, target, dict(request.headers), request.body, request.client_cert
+                        )
                     )
                 return state.handle(dataclasses.replace(request, route=request.path[len(prefix) :]))
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):

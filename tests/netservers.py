@@ -1,0 +1,537 @@
+"""Loopback servers for tests of what a client does on the wire, and their pytest fixtures.
+
+- :class:`ForwardProxy` (fixture ``forward_proxy``): an HTTP forward proxy taking both
+  absolute-URI requests (``GET http://host/...``) and ``CONNECT`` tunnels (HTTPS); it records
+  what it was asked for, so a test can assert that a call went through it.
+- :class:`SlowDripServer` (``slow_drip_server``): answers 200 with a JSON body sent one byte
+  at a time, so a client with only a per-read timeout would wait for minutes.
+- :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
+  plain 50 MiB body, for tests of how much a client is willing to read.
+
+Each binds 127.0.0.1 on a free port and serves every connection in its own thread. ``stop()``
+(or leaving the ``with`` block, or the fixture's teardown) closes the listener and every open
+socket, then joins every thread, and raises if one did not end. Every loop is bounded in count
+and time. The fixtures are registered for the project's tests in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import json
+import select
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from types import TracebackType
+from typing import NamedTuple, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+
+__all__ = [
+    "BombServer",
+    "ForwardProxy",
+    "LoopbackServer",
+    "ProxiedRequest",
+    "SlowDripServer",
+    "bomb_server",
+    "drip_body",
+    "forward_proxy",
+    "gzip_bomb",
+    "is_loopback",
+    "slow_drip_server",
+]
+
+#: Seconds one socket read or write may block before the connection is given up.
+IO_TIMEOUT = 10.0
+#: Seconds between checks for stop() in accept and relay loops.
+POLL_INTERVAL = 0.05
+#: Seconds stop() waits for each thread.
+JOIN_TIMEOUT = 5.0
+#: Connections one server accepts in its life; a test needs far fewer.
+MAX_CONNECTIONS = 1000
+#: Largest request head (request line and headers) read.
+MAX_HEAD_BYTES = 64 * 1024
+#: Largest request body read (and dropped) by the drip and bomb servers.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Longest life of one proxied connection or tunnel.
+RELAY_LIFETIME = 120.0
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+_Server = TypeVar("_Server", bound="LoopbackServer")
+
+
+# ---------------------------------------------------------------------------------- HTTP bits
+
+
+class _Head(NamedTuple):
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+def _read_head(conn: socket.socket) -> tuple[_Head, bytes]:
+    """Read a request head; return it and whatever bytes came after it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > MAX_HEAD_BYTES:
+            raise ValueError("request head too large")
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("the client closed before sending a request")
+        data += chunk
+    raw, rest = data.split(b"\r\n\r\n", 1)
+    lines = raw.decode("latin-1").split("\r\n")
+    method, target, version = lines[0].split(" ", 2)
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return _Head(method, target, version, headers), rest
+
+
+def _drain_body(conn: socket.socket, head: _Head, rest: bytes) -> None:
+    """Read a Content-Length request body to its end (the servers here ignore it)."""
+    remaining = min(int(head.header("Content-Length") or 0), MAX_BODY_BYTES) - len(rest)
+    while remaining > 0:
+        chunk = conn.recv(min(remaining, 65536))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
+def _status_head(status: int, reason: str, headers: dict[str, str]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _send_text(conn: socket.socket, status: int, reason: str, text: str) -> None:
+    body = text.encode("utf-8")
+    headers = {
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+    }
+    conn.sendall(_status_head(status, reason, headers) + body)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals: the only hosts the proxy will reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# ------------------------------------------------------------------------------- the base
+
+
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 with a thread per connection; subclasses define :meth:`handle`.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The server's root URL, ``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def handle(self, conn: socket.socket) -> None:
+        """Serve one accepted connection (closed afterwards by the caller)."""
+        raise NotImplementedError
+
+    def start(self: _Server) -> _Server:
+        """Listen on a free loopback port and accept in a background thread."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        # accept() wakes up this often to notice stop().
+        listener.settimeout(POLL_INTERVAL)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"{type(self).__name__}:{self.port}", daemon=True
+        )
+        self._accept_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listener and every socket, then join every thread.
+
+        Raises RuntimeError when a thread is still running after its bounded wait.
+        """
+        self._stopping.set()
+        threads: list[threading.Thread] = []
+        if self._accept_thread is not None:
+            # Joined first, so no connection is accepted after the sockets are shut below.
+            self._accept_thread.join(JOIN_TIMEOUT)
+            threads.append(self._accept_thread)
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+            threads += self._threads
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed by its thread
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(JOIN_TIMEOUT)
+        alive = [thread.name for thread in threads if thread.is_alive()]
+        if alive:
+            raise RuntimeError(f"{type(self).__name__}: threads still running: {alive}")
+
+    def __enter__(self: _Server) -> _Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def track(self, sock: socket.socket) -> bool:
+        """Let :meth:`stop` shut ``sock`` down; False (and ``sock`` closed) when stopping."""
+        with self._lock:
+            if self._stopping.is_set():
+                sock.close()
+                return False
+            self._sockets.add(sock)
+            return True
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        sock.close()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        for _ in range(MAX_CONNECTIONS):
+            conn = None
+            while conn is None and not self._stopping.is_set():
+                try:
+                    conn, _ = self._listener.accept()
+                except socket.timeout:
+                    continue
+                except OSError:  # the listener was closed
+                    return
+            if conn is None:
+                return
+            conn.settimeout(IO_TIMEOUT)
+            if not self.track(conn):
+                return
+            thread = threading.Thread(
+                target=self._serve, args=(conn,), name=f"{type(self).__name__}-conn", daemon=True
+            )
+            with self._lock:
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.handle(conn)
+        except (OSError, ValueError):
+            # A client that went away or spoke nonsense, or stop() cutting the connection.
+            pass
+        finally:
+            self._forget(conn)
+
+
+# ----------------------------------------------------------------------------- forward proxy
+
+
+class ProxiedRequest(NamedTuple):
+    """What the proxy was asked for: method, target as sent, and the request's headers."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
+#: Headers that concern the client-to-proxy hop only (RFC 9110 section 7.6.1).
+_HOP_BY_HOP = frozenset(
+    {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "upgrade"}
+)
+
+
+class ForwardProxy(LoopbackServer):
+    """An HTTP forward proxy for loopback targets, recording every request it is asked for.
+
+    ``CONNECT host:port`` opens a tunnel (how HTTPS goes through a proxy; the proxy sees only
+    the host and port). ``METHOD http://host:port/path`` is sent on with ``Connection: close``
+    and the answer relayed back. Targets that are not loopback addresses get 403: tests must
+    not reach anything off this machine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._requests: list[ProxiedRequest] = []
+
+    @property
+    def requests(self) -> list[ProxiedRequest]:
+        """Every request the proxy was asked for, oldest first, headers included."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def seen(self) -> list[tuple[str, str]]:
+        """``(method, target)`` of each request: ``("CONNECT", "127.0.0.1:PORT")`` for a
+        tunnel, ``("POST", "http://127.0.0.1:PORT/path")`` for a plain HTTP request."""
+        return [(r.method, r.target) for r in self.requests]
+
+    def handle(self, conn: socket.socket) -> None:
+        """Serve one client connection: one tunnel, or one forwarded request."""
+        head, rest = _read_head(conn)
+        with self._lock:
+            self._requests.append(ProxiedRequest(head.method, head.target, dict(head.headers)))
+        if head.method == "CONNECT":
+            self._tunnel(conn, head, rest)
+        else:
+            self._forward(conn, head, rest)
+
+    def _open(self, conn: socket.socket, host: str, port: int) -> socket.socket | None:
+        if not is_loopback(host):
+            _send_text(conn, 403, "Forbidden", "This test proxy reaches loopback hosts only.\n")
+            return None
+        try:
+            upstream = socket.create_connection((host.strip("[]"), port), timeout=IO_TIMEOUT)
+        except OSError as exc:
+            _send_text(conn, 502, "Bad Gateway", f"Cannot connect: {exc}\n")
+            return None
+        return upstream if self.track(upstream) else None
+
+    def _tunnel(self, conn: socket.socket, head: _Head, rest: bytes) -> None:
+        host, _, port_text = head.target.rpartition(":")
+        if not host or not port_text.isdigit():
+            _send_text(conn, 400, "Bad Request", "CONNECT needs host:port.\n")
+            return
+        upstream = self._open(conn, host, int(port_text))
+        if upstream is None:
+            return
+        try:
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                upstream.sendall(rest)
+            self._relay(conn, upstream)
+        finally:
+            self._forget(upstream)
+
+    def _forward(self, conn: socket.socket, head: _Head, rest: bytes) -> None:
+        parts = urlsplit(head.target)
+        if parts.scheme != "http" or not parts.hostname:
+            _send_text(conn, 400, "Bad Request", "Expected an absolute http:// URI.\n")
+            return
+        upstream = self._open(conn, parts.hostname, parts.port or 80)
+        if upstream is None:
+            return
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            lines = [f"{head.method} {path} {head.version}"]
+            lines += [f"{k}: {v}" for k, v in head.headers if k.lower() not in _HOP_BY_HOP]
+            # One request per connection: the answer ends when the server closes, so the
+            # relay needs no HTTP parsing.
+            lines.append("Connection: close")
+            upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + rest)
+            self._relay(conn, upstream)
+        finally:
+            self._forget(upstream)
+
+    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Copy bytes both ways until either side closes, stop(), or RELAY_LIFETIME."""
+        deadline = time.monotonic() + RELAY_LIFETIME
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([client, upstream], [], [], POLL_INTERVAL)
+            for source in readable:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
+
+
+# --------------------------------------------------------------------------- slow drip
+
+
+def drip_body(size: int) -> bytes:
+    """A JSON object of exactly ``size`` bytes that looks like a login answer of either vendor."""
+    payload = {"access_token": "drip-token", "token": "drip-token", "expires_in": 3600}
+    compact = functools.partial(json.dumps, separators=(",", ":"))
+    skeleton = compact({**payload, "padding": ""}).encode("ascii")
+    if size < len(skeleton):
+        raise ValueError(f"size must be at least {len(skeleton)}")
+    return compact({**payload, "padding": "x" * (size - len(skeleton))}).encode("ascii")
+
+
+class SlowDripServer(LoopbackServer):
+    """Answers every request 200 with a JSON body, one byte every ``interval`` seconds.
+
+    The status line and headers (``Content-Length`` included) go out at once, then the first
+    byte; each later byte follows ``interval`` seconds after the one before. With the defaults
+    (1 s, 600 bytes) the body takes ten minutes, while no single read waits more than a second.
+    """
+
+    def __init__(self, interval: float = 1.0, size: int = 600) -> None:
+        super().__init__()
+        self.interval = interval
+        self.body = drip_body(size)
+        self._seen: list[tuple[str, str]] = []
+
+    @property
+    def seen(self) -> list[tuple[str, str]]:
+        """``(method, target)`` of each request received."""
+        with self._lock:
+            return list(self._seen)
+
+    def handle(self, conn: socket.socket) -> None:
+        """Read one request, then drip the answer (ends early on stop())."""
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        with self._lock:
+            self._seen.append((head.method, head.target))
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(self.body)),
+            "Connection": "close",
+        }
+        conn.sendall(_status_head(200, "OK", headers))
+        for index in range(len(self.body)):
+            if index and self._stopping.wait(self.interval):
+                return
+            conn.sendall(self.body[index : index + 1])
+
+
+# --------------------------------------------------------------------------------- bombs
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(size: int = GIB, block_size: int = MIB) -> bytes:
+    """A single-member gzip stream that inflates to ``size`` spaces (about ``size / 1030``
+    bytes long), made without compressing ``size`` bytes. Cached: made once per process.
+
+    Deflate after a full flush starts afresh, so every ``block_size`` block of spaces
+    compresses to the same bytes: compress two blocks, repeat the second one's bytes, and
+    write the gzip trailer (CRC-32 and length of the whole) by hand.
+    """
+    if size <= 0 or size % block_size:
+        raise ValueError("size must be a positive multiple of block_size")
+    block = b" " * block_size
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    if not first.endswith(repeated):
+        raise RuntimeError("zlib did not restart after a full flush")
+    header = first[: len(first) - len(repeated)]
+    # The final (empty) block, without zlib's trailer, which covers only two blocks.
+    final_block = compressor.flush(zlib.Z_FINISH)[:-8]
+    count = size // block_size
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return header + repeated * count + final_block + trailer
+
+
+class BombServer(LoopbackServer):
+    """Answers any request under ``/gzip`` with a gzip bomb, under ``/plain`` with a big body.
+
+    ``/gzip``: 200, ``Content-Type: application/json``, ``Content-Encoding: gzip`` and
+    :func:`gzip_bomb` (about 1 MiB that inflates to ``gzip_size`` bytes, 1 GiB by default).
+    ``/plain``: 200, ``application/json``, ``plain_size`` bytes (50 MiB) of spaces as they are.
+    A client that stops reading and closes ends the answer; stop() ends it too.
+    """
+
+    def __init__(self, gzip_size: int = GIB, plain_size: int = 50 * MIB) -> None:
+        super().__init__()
+        self.gzip_body = gzip_bomb(gzip_size)
+        self.plain_size = plain_size
+        self._seen: list[tuple[str, str]] = []
+
+    @property
+    def gzip_url(self) -> str:
+        """URL answered with the gzip bomb."""
+        return self.url + "/gzip"
+
+    @property
+    def plain_url(self) -> str:
+        """URL answered with the big uncompressed body."""
+        return self.url + "/plain"
+
+    @property
+    def seen(self) -> list[tuple[str, str]]:
+        """``(method, target)`` of each request received."""
+        with self._lock:
+            return list(self._seen)
+
+    def handle(self, conn: socket.socket) -> None:
+        """Read one request, then send the answer its path asks for."""
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        with self._lock:
+            self._seen.append((head.method, head.target))
+        path = urlsplit(head.target).path
+        headers = {"Content-Type": "application/json", "Connection": "close"}
+        if path.startswith("/gzip"):
+            headers.update({"Content-Encoding": "gzip", "Content-Length": str(len(self.gzip_body))})
+            conn.sendall(_status_head(200, "OK", headers) + self.gzip_body)
+        elif path.startswith("/plain"):
+            headers["Content-Length"] = str(self.plain_size)
+            conn.sendall(_status_head(200, "OK", headers))
+            chunk = b" " * (64 * 1024)
+            remaining = self.plain_size
+            while remaining > 0 and not self._stopping.is_set():
+                piece = chunk[:remaining]
+                conn.sendall(piece)
+                remaining -= len(piece)
+        else:
+            _send_text(conn, 404, "Not Found", "Try /gzip or /plain.\n")
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[ForwardProxy]:
+    """A running :class:`ForwardProxy`: ``proxies={"http": p.url, "https": p.url}``;
+    ``p.seen`` lists ``(method, target)`` of what went through it."""
+    with ForwardProxy() as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def slow_drip_server() -> Iterator[SlowDripServer]:
+    """A running :class:`SlowDripServer`: any request to ``.url`` gets 600 bytes at 1 byte/s."""
+    with SlowDripServer() as server:
+        yield server
+
+
+@pytest.fixture
+def bomb_server() -> Iterator[BombServer]:
+    """A running :class:`BombServer`: ``.gzip_url`` (1 GiB inflated), ``.plain_url`` (50 MiB)."""
+    with BombServer() as server:
+        yield server
