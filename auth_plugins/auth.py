@@ -171,14 +171,12 @@ class PasswordAuth:
     # -- requests -------------------------------------------------------------
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        from .adapters.requests import attach
-
-        return attach(self, request)
+        attached: requests.PreparedRequest = _requests_adapter().attach(self, request)
+        return attached
 
     def _requests_hook(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        from .adapters.requests import on_response
-
-        return on_response(self, response, **send_kwargs)
+        answered: requests.Response = _requests_adapter().on_response(self, response, **send_kwargs)
+        return answered
 
     # -- what the adapters share ------------------------------------------------
 
@@ -240,6 +238,19 @@ class PasswordAuth:
     def _two_factor(self, error: TwoFactorRequired) -> bool:
         """A login wants a second factor: True once it is done (vendors override)."""
         return False
+
+
+def _requests_adapter() -> Any:
+    """The requests adapter, imported on first use (httpx-only programs never need it)."""
+    global _REQUESTS_ADAPTER
+    if _REQUESTS_ADAPTER is None:
+        from .adapters import requests as adapter
+
+        _REQUESTS_ADAPTER = adapter
+    return _REQUESTS_ADAPTER
+
+
+_REQUESTS_ADAPTER: Any = None
 
 
 def _positive(vendor: Vendor, name: str, value: Any) -> float:

@@ -2,7 +2,8 @@
 
 Two ``requests.Session`` objects call the same sandbox endpoint over loopback
 keep-alive: one with the vendor's auth, one sending the very headers the auth
-would send as static session headers (the least any client could do). Rounds
+would send as static session headers with a no-op auth (the true floor: a
+session without any auth would read ``~/.netrc`` on every request). Rounds
 of N requests alternate between the two (and which goes first) so that drift
 in the machine's load falls on both alike; the figures are medians over the
 rounds. A second, network-free figure times the auth's own code per request.
@@ -27,6 +28,7 @@ from benchlib import (
 )
 
 from auth_plugins import PasswordAuth, TeamUpAuth, Up2MoneyAuth
+from auth_plugins.core import scope
 
 #: Largest acceptable ratio of the per-request times (the issue's target).
 TARGET = 1.03
@@ -80,6 +82,30 @@ def _hook_cost(auth: PasswordAuth, session: requests.Session, url: str) -> float
     return min(repeats) / 2000
 
 
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+def _host_checks(session: requests.Session, url: str, count: int = 20) -> float:
+    """How many times the URL is parsed for the host check, per request."""
+    parse = scope.origin
+    calls = 0
+
+    def counted(target: str) -> scope.Origin:
+        nonlocal calls
+        calls += 1
+        return parse(target)
+
+    scope.origin = counted  # type: ignore[assignment]
+    try:
+        for n in range(count):
+            # A new query string each time: no request is judged from an earlier one.
+            session.get(f"{url}?n={n}").raise_for_status()
+    finally:
+        scope.origin = parse
+    return calls / count
+
+
 def run(sandbox: SandboxProcess, rounds: int, per_round: int) -> list[Row]:
     rows: list[Row] = []
     for title, auth, url in _auths(sandbox):
@@ -89,6 +115,7 @@ def run(sandbox: SandboxProcess, rounds: int, per_round: int) -> list[Row]:
         first = with_auth.get(url)
         first.raise_for_status()
         static = requests.Session()
+        static.auth = _no_auth
         static.headers.update(
             {
                 name: first.request.headers[name]
@@ -129,6 +156,17 @@ def run(sandbox: SandboxProcess, rounds: int, per_round: int) -> list[Row]:
                 baseline * 1e6,
                 "µs",
                 "a whole request",
+            )
+        )
+        rows.append(
+            Row(
+                "1",
+                f"{title}: host checks (URL parses) per request",
+                _host_checks(with_auth, url),
+                1.0,
+                "per request",
+                "the goal",
+                1.0,
             )
         )
         for session in sessions.values():

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from netservers import ForwardProxy
 
 from auth_plugins.sandbox import (
     DEMO_SMS_CODE,
@@ -40,7 +41,10 @@ HTTP = str(Path(sys.executable).parent / "http")
 TEAMUP_USER = f"{DEMO_TEAMUP_USERNAME}:{DEMO_TEAMUP_PASSWORD}"
 UP2MONEY_USER = f"{DEMO_UP2MONEY_EMAIL}:{DEMO_UP2MONEY_PASSWORD}"
 
-pytestmark = pytest.mark.skipif(not Path(HTTP).exists(), reason="HTTPie is not installed")
+
+def test_the_http_command_is_installed_beside_this_python() -> None:
+    # Not a skip: under the README's test command a missing part is a failure.
+    assert Path(HTTP).exists(), f"{HTTP} is missing: install the package with its [httpie] extra"
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -577,3 +581,57 @@ def test_url_outside_the_vendor_api_is_one_line_not_a_silent_request(sandbox: Sa
     assert "TEAMUP_BASE_URL" in line
     assert stdout == ""
     assert sandbox.login_attempts("teamup") == 0
+
+
+# -- connection settings: --verify, --cert, --proxy ------------------------------------------
+
+
+def test_verify_reaches_the_login(auth_plugins_sandbox_tls: Sandbox) -> None:
+    tls = auth_plugins_sandbox_tls
+    env = {"TEAMUP_BASE_URL": tls.teamup_url, "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None}
+    result = run_http(
+        f"--verify={tls.ca_file}",
+        "-A",
+        "teamup",
+        "-a",
+        TEAMUP_USER,
+        tls.teamup_url + "/customers",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert tls.logins("teamup") == 1
+
+
+def test_cert_and_cert_key_reach_the_login() -> None:
+    with Sandbox(tls=True, client_cert_required=True) as tls:
+        result = run_http(
+            f"--verify={tls.ca_file}",
+            f"--cert={tls.client_cert_file}",
+            f"--cert-key={tls.client_key_file}",
+            "-A",
+            "up2money",
+            "-a",
+            UP2MONEY_USER,
+            tls.up2money_url + "/managed_accounts",
+            UP2MONEY_BASE_URL=tls.up2money_url,
+        )
+        assert result.returncode == 0, result.stderr
+        logins = [r for r in tls.received if r.path.endswith("/auth/login")]
+        assert len(logins) == 1
+        assert logins[0].client_cert is not None
+
+
+def test_proxy_carries_the_login(sandbox: Sandbox, forward_proxy: ForwardProxy) -> None:
+    result = run_http(
+        f"--proxy=http:{forward_proxy.url}",
+        "-A",
+        "teamup",
+        "-a",
+        TEAMUP_USER,
+        sandbox.teamup_url + "/customers",
+        NO_PROXY=None,
+        no_proxy=None,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [t for _, t in forward_proxy.seen if "/auth/password_login" in t]
+    assert sandbox.logins("teamup") == 1

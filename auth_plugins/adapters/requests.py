@@ -26,13 +26,14 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import urlsplit
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 from requests.utils import rewind_body
 
 from ..core.errors import AuthPluginError, BodyNotReplayable
-from ..core.messages import Answer, Headers
+from ..core.messages import Answer
 from ..core.tokens import Token
 from .requests_send import adapter_sender
 
@@ -184,14 +185,17 @@ def api_answer(response: requests.Response) -> Answer:
     """An API answer for the vendor's checks: status, headers, and the body of an error.
 
     A success's body is left unread: it may be a large download the caller streams.
+    This runs for every response: nothing is copied that a success does not need.
     """
-    body = response.content if response.status_code >= 400 else b""
+    status = response.status_code
+    if status < 400:
+        return Answer(status, response.headers)
     return Answer(
-        status=response.status_code,
-        headers=Headers(response.headers),
-        body=body or b"",
-        reason=response.reason or "",
-        url=url_path(response.url),
+        status,
+        response.headers,
+        response.content or b"",
+        response.reason or "",
+        url_path(response.url),
     )
 
 
@@ -251,6 +255,4 @@ def _release(response: requests.Response) -> None:
 
 def url_path(url: Optional[str]) -> str:
     """The path of ``url``, for logs: query strings can hold secrets of their own."""
-    from urllib.parse import urlsplit
-
     return urlsplit(url or "").path or "/"

@@ -86,7 +86,8 @@ class Answer:
     """
 
     status: int
-    headers: Headers = field(default_factory=Headers)
+    #: Looked up without regard to case (a :class:`Headers`, or requests' own mapping).
+    headers: Mapping[str, str] = field(default_factory=Headers)
     body: bytes = b""
     reason: str = ""
     #: The URL answered, without its query string (kept for messages only).

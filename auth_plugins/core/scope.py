@@ -68,6 +68,9 @@ class Scope:
                 f"{parts.hostname}; use an https:// URL in {where} (plain http is allowed "
                 "to loopback hosts only)"
             )
+        #: The last URL judged and the verdict: a request's hook asks about the URL its
+        #: preparation just asked about, so each request parses its URL once.
+        self._last: tuple[str, bool] = ("", False)
         self.origins = {origin(base_url)}
         self.hosts: set[str] = set()
         if isinstance(allowed_hosts, str):
@@ -82,5 +85,10 @@ class Scope:
         """Does a request to ``url`` get the token?"""
         if not url:
             return False
+        last_url, verdict = self._last  # one tuple, swapped whole: safe across threads
+        if url == last_url:
+            return verdict
         found = origin(url)
-        return found in self.origins or (found[0] in DEFAULT_PORTS and found[1] in self.hosts)
+        verdict = found in self.origins or (found[0] in DEFAULT_PORTS and found[1] in self.hosts)
+        self._last = (url, verdict)
+        return verdict

@@ -1,0 +1,283 @@
+"""Logins travel like the caller's own requests: TLS trust, client certificates, proxies,
+mounted adapters and timeouts, with a total deadline and a size limit of their own.
+
+Every server here is real and on loopback: the sandbox over HTTPS with a CA made by
+trustme, a forward proxy, a slow-drip server and a gzip bomb (tests/netservers.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tracemalloc
+from typing import Any, Callable
+
+import pytest
+import requests
+from netservers import BombServer, ForwardProxy, SlowDripServer
+
+from auth_plugins import LoginError, TeamUpAuth, Up2MoneyAuth
+from auth_plugins.sandbox import (
+    CLIENT_CERT_NAME,
+    DEMO_TEAMUP_DIRECT_AUTH_KEY,
+    DEMO_TEAMUP_PASSWORD,
+    DEMO_TEAMUP_USERNAME,
+    DEMO_UP2MONEY_EMAIL,
+    DEMO_UP2MONEY_PASSWORD,
+    DEMO_UP2MONEY_SECRET,
+    Sandbox,
+)
+
+LOGIN_PATH = "/auth/password_login"
+
+
+def teamup(base_url: str, **kwargs: Any) -> TeamUpAuth:
+    return TeamUpAuth(
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=base_url,
+        **kwargs,
+    )
+
+
+def up2money(base_url: str, **kwargs: Any) -> Up2MoneyAuth:
+    return Up2MoneyAuth(
+        DEMO_UP2MONEY_EMAIL, DEMO_UP2MONEY_PASSWORD, secret=DEMO_UP2MONEY_SECRET, base_url=base_url
+    )
+
+
+def logins_received(sandbox: Sandbox) -> list[Any]:
+    return [r for r in sandbox.received if LOGIN_PATH in r.path or r.path.endswith("/auth/login")]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies come only from what each test sets."""
+    # requests lets CURL_CA_BUNDLE / REQUESTS_CA_BUNDLE override a session's verify=.
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (*names, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+# -- a private certificate authority ---------------------------------------------------
+
+
+@pytest.fixture
+def tls(auth_plugins_sandbox_tls: Sandbox) -> Sandbox:
+    return auth_plugins_sandbox_tls
+
+
+def test_session_verify_reaches_the_login(tls: Sandbox) -> None:
+    with requests.Session() as session:
+        session.verify = tls.ca_file
+        session.auth = teamup(tls.teamup_url)
+        for _ in range(3):
+            assert session.get(tls.teamup_url + "/customers").status_code == 200
+    assert tls.logins("teamup") == 1
+
+
+def test_per_call_verify_reaches_the_login(tls: Sandbox) -> None:
+    auth = up2money(tls.up2money_url)
+    response = requests.get(tls.up2money_url + "/managed_accounts", auth=auth, verify=tls.ca_file)
+    assert response.status_code == 200
+    assert tls.logins("up2money") == 1
+
+
+def test_requests_ca_bundle_reaches_a_login_made_outside_any_request(
+    tls: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_file)
+    assert teamup(tls.teamup_url).get_token().access_token
+    assert tls.logins("teamup") == 1
+
+
+def test_an_unverified_certificate_is_a_clear_login_error(tls: Sandbox) -> None:
+    auth = teamup(tls.teamup_url)
+    with pytest.raises(LoginError) as caught:
+        auth.get_token()
+    message = str(caught.value)
+    assert "certificate" in message
+    assert "verify=" in message
+    assert "REQUESTS_CA_BUNDLE" in message
+    assert "--verify" in message
+    assert DEMO_TEAMUP_PASSWORD not in message
+    assert DEMO_TEAMUP_DIRECT_AUTH_KEY not in message
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert tls.logins("teamup") == 0
+
+
+def test_the_login_uses_what_verified_the_api_call_not_a_default(tls: Sandbox) -> None:
+    # After a first request through a session that trusts the CA, a renewal outside any
+    # request (get_token after forget) still goes out the way that session's requests did.
+    auth = teamup(tls.teamup_url)
+    with requests.Session() as session:
+        session.verify = tls.ca_file
+        session.auth = auth
+        assert session.get(tls.teamup_url + "/customers").status_code == 200
+        auth.forget_token()
+        assert auth.get_token().access_token
+    assert tls.logins("teamup") == 2
+
+
+# -- a client certificate --------------------------------------------------------------
+
+
+def test_a_client_certificate_reaches_the_login() -> None:
+    with Sandbox(tls=True, client_cert_required=True) as sandbox, requests.Session() as session:
+        session.verify = sandbox.ca_file
+        session.cert = sandbox.client_cert_file
+        session.auth = teamup(sandbox.teamup_url)
+        assert session.get(sandbox.teamup_url + "/customers").status_code == 200
+        [login] = logins_received(sandbox)
+        assert login.client_cert == CLIENT_CERT_NAME
+
+
+# -- proxies -----------------------------------------------------------------------------
+
+
+def test_session_proxies_carry_the_login(sandbox: Sandbox, forward_proxy: ForwardProxy) -> None:
+    with requests.Session() as session:
+        session.proxies = {"http": forward_proxy.url, "https": forward_proxy.url}
+        session.auth = teamup(sandbox.teamup_url)
+        assert session.get(sandbox.teamup_url + "/customers").status_code == 200
+    logins = [target for method, target in forward_proxy.seen if LOGIN_PATH in target]
+    assert len(logins) == 1
+    assert sandbox.logins("teamup") == 1
+
+
+def test_https_proxy_from_the_environment_tunnels_the_login(
+    tls: Sandbox, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url)
+    auth = up2money(tls.up2money_url)
+    response = requests.get(tls.up2money_url + "/managed_accounts", auth=auth, verify=tls.ca_file)
+    assert response.status_code == 200
+    port = tls.up2money_url.split(":")[2].split("/")[0]
+    # Every call (the first, the login, the resend) went through the tunnel: the proxy
+    # cannot see paths inside TLS, only that each connection was made through it.
+    assert ("CONNECT", f"127.0.0.1:{port}") in forward_proxy.seen
+    assert tls.logins("up2money") == 1
+
+
+def test_no_proxy_is_honoured_for_the_login(
+    sandbox: Sandbox, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    response = requests.get(sandbox.teamup_url + "/customers", auth=teamup(sandbox.teamup_url))
+    assert response.status_code == 200
+    assert forward_proxy.seen == []
+
+
+# -- a mounted adapter --------------------------------------------------------------------
+
+
+class RecordingAdapter(requests.adapters.HTTPAdapter):
+    """The kind of adapter people mount: retries, an SSL context, a test double."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        self.sent.append((request.method or "", request.url or ""))
+        return super().send(request, **kwargs)
+
+
+def test_a_mounted_adapter_sends_the_login(sandbox: Sandbox) -> None:
+    adapter = RecordingAdapter()
+    with requests.Session() as session:
+        session.mount(sandbox.url, adapter)
+        session.auth = teamup(sandbox.teamup_url)
+        assert session.get(sandbox.teamup_url + "/customers").status_code == 200
+        assert session.get(sandbox.teamup_url + "/customers").status_code == 200
+    methods = [(method, url.split("?")[0].rsplit("/", 1)[-1]) for method, url in adapter.sent]
+    assert methods == [
+        ("GET", "customers"),  # the first request: no token yet
+        ("POST", "password_login"),  # the login, through the caller's adapter
+        ("GET", "customers"),  # the same request again, with the token
+        ("GET", "customers"),
+    ]
+
+
+def test_a_body_that_cannot_be_sent_twice_is_held_back_until_the_login(sandbox: Sandbox) -> None:
+    chunks = [b'{"name": ', b'"streamed"}']
+    auth = teamup(sandbox.teamup_url)
+    response = requests.post(sandbox.teamup_url + "/echo", data=iter(chunks), auth=auth)
+    assert response.status_code == 200
+    # The first round trip was a HEAD; the body went once, whole, with the token.
+    echoed = [r for r in sandbox.received if r.path.endswith("/echo")]
+    assert [r.method for r in echoed] == ["HEAD", "POST"]
+    assert echoed[1].body == b"".join(chunks)
+    assert sandbox.logins("teamup") == 1
+
+
+# -- deadlines and sizes ------------------------------------------------------------------
+
+
+def test_a_slow_drip_login_ends_within_the_total_deadline(
+    slow_drip_server: SlowDripServer,
+) -> None:
+    # One byte a second: each read is quick, so only a deadline for the whole answer helps.
+    auth = teamup(slow_drip_server.url, timeout=2.0)
+    started = time.monotonic()
+    with pytest.raises(LoginError, match="within 2s"):
+        auth.get_token()
+    # The body alone would take 600 s; the deadline cut it at about 2 s.
+    assert time.monotonic() - started < 30
+
+
+def test_the_callers_timeout_applies_to_login_calls(sandbox: Sandbox) -> None:
+    # The auth would allow 30 s for a login; the caller's own timeout= asks for 0.5 s a read.
+    sandbox.teamup.config.login_delay = 5.0
+    auth = teamup(sandbox.teamup_url)
+    started = time.monotonic()
+    with pytest.raises(LoginError, match="did not answer"):
+        requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=0.5)
+    assert time.monotonic() - started < 5.0
+    assert sandbox.login_attempts("teamup") == 1
+
+
+@pytest.mark.parametrize("kind", ["gzip", "plain"])
+def test_an_oversized_login_answer_is_refused_without_reading_it(
+    bomb_server: BombServer, kind: str
+) -> None:
+    base_url = bomb_server.gzip_url if kind == "gzip" else bomb_server.plain_url
+    auth = teamup(base_url.rstrip("/"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoginError, match="more than"):
+            auth.get_token()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 1 GiB inflated (or 50 MiB plain) would be; a few MiB of buffers at most is.
+    assert peak < 16 * 1024 * 1024
+
+
+# -- what the auth objects hold --------------------------------------------------------------
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
+def test_descriptors_follow_connections_not_auth_objects(sandbox: Sandbox) -> None:
+    sandbox.teamup.config.rate_limit_per_minute = 10_000
+    make: Callable[[int], TeamUpAuth] = lambda _: teamup(sandbox.teamup_url)  # noqa: E731
+    with requests.Session() as session:
+        session.get(sandbox.url + "/_sandbox/stats")  # the session's one connection, open
+        before = open_descriptors()
+        auths = [make(n) for n in range(300)]
+        for auth in auths:
+            assert session.get(sandbox.teamup_url + "/customers", auth=auth).status_code == 200
+        after = open_descriptors()
+    assert sandbox.logins("teamup") == 300
+    # 300 logins on the session's own pool: no socket per auth object.
+    assert after - before < 10
