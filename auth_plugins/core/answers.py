@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from .errors import AccountLocked, InvalidCredentials, LoginError, RateLimited
+from .errors import AccountLocked, AuthPluginError, InvalidCredentials, LoginError, RateLimited
 from .messages import Answer
 from .tokens import Token
 from .vendor import Vendor
@@ -46,9 +46,15 @@ def read_token(
     """The token in a login answer; :class:`LoginError` (or a subclass) for anything else."""
     if not answer.ok:
         raise login_error(vendor, answer, secrets, what=what)
+    secrets = list(secrets)
     data = read_json(vendor, answer, secrets, what=what)
     if vendor.login_answer_hook is not None:
-        vendor.login_answer_hook(data, answer)
+        try:
+            vendor.login_answer_hook(data, answer)
+        except AuthPluginError as exc:
+            # A vendor's error carries what the server said (a pending-login id...),
+            # which a hostile server can make an echo of the password.
+            raise scrubbed(exc, secrets) from None
     access_token = dig(data, vendor.token_field)
     status = answer.status
     if not isinstance(access_token, str) or not access_token:
@@ -88,6 +94,16 @@ def read_token(
         idle_timeout=idle_timeout,
         issued_at=now,
     )
+
+
+def scrubbed(error: AuthPluginError, secrets: Iterable[str]) -> AuthPluginError:
+    """``error`` with every secret redacted from its text attributes (in place)."""
+    secrets = list(secrets)
+    for name, value in list(vars(error).items()):
+        if isinstance(value, str):
+            setattr(error, name, redact(value, secrets))
+    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+    return error
 
 
 def bounded_seconds(value: Any, low: float, high: float) -> Optional[float]:

@@ -21,14 +21,30 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin(url: str) -> Origin:
-    """The origin of ``url``: lower-case scheme and host (no trailing dot), and port."""
+    """The origin of ``url``: lower-case scheme, host (IDNA, no trailing dot) and port.
+
+    A URL that parsers may read two ways (a user name, a backslash, a control
+    character, a percent-encoded host) has no origin here (``("", "", None)``), so it
+    never gets a token: fail closed rather than guess which host a client
+    library will connect to.
+    """
     parts = urlsplit(url)
+    if "@" in parts.netloc or "\\" in url.split("?", 1)[0] or not url.isprintable():
+        return "", "", None
     scheme = parts.scheme.lower()
     try:
         port = parts.port or DEFAULT_PORTS.get(scheme)
     except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").rstrip(".").lower(), port
+        return "", "", None
+    host = (parts.hostname or "").rstrip(".").lower()
+    if "%" in host:  # percent-encoded: clients decode it differently (or not at all)
+        return "", "", None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "", "", None
+    return scheme, host, port
 
 
 def is_loopback(host: str) -> bool:
@@ -47,22 +63,27 @@ class Scope:
     def __init__(self, vendor: Vendor, base_url: str, allowed_hosts: Iterable[str] = ()) -> None:
         where = f"base_url= or {vendor.env_prefix}_BASE_URL"
         parts = urlsplit(base_url)
+        if "@" in parts.netloc or "\\" in base_url or not base_url.isprintable():
+            # A user name in the URL (which may hold a password: never quoted), a
+            # backslash or a control character, which parsers read in different ways:
+            # the host the password goes to must be the one the URL plainly names.
+            raise ConfigError(
+                f"{vendor.title} base URL must name a host only (no user name, '@', "
+                f"backslash or control character): set {where} to e.g. "
+                "https://api.example.com/v1"
+            )
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ConfigError(
                 f"{vendor.title} base URL {base_url!r} is not an http(s) URL; set {where}"
-            )
-        if "@" in parts.netloc or "\\" in base_url:
-            # A user name in the URL, or a backslash that parsers read in different ways:
-            # the host the password goes to must be the one the URL plainly names.
-            raise ConfigError(
-                f"{vendor.title} base URL must name a host only (no user name, '@' or "
-                f"backslash): set {where} to e.g. https://api.example.com/v1"
             )
         try:
             parts.port  # noqa: B018 (a bad port raises here, not at the first request)
         except ValueError:
             raise ConfigError(f"{vendor.title} base URL has a bad port; set {where}") from None
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+        host = origin(base_url)[1]
+        if not host:
+            raise ConfigError(f"{vendor.title} base URL has a host that cannot be read; {where}")
+        if parts.scheme == "http" and not is_loopback(host):
             raise ConfigError(
                 f"refusing to send a {vendor.title} password over plain http to "
                 f"{parts.hostname}; use an https:// URL in {where} (plain http is allowed "

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from .answers import secret_values
 from .errors import ConfigError
-from .vendor import Vendor
+from .vendor import Vendor, template_names
 
 
 class Settings:
@@ -24,6 +24,12 @@ class Settings:
         values = vendor.resolve_options({k: v for k, v in given.items() if v is not None})
         values["base_url"] = str(values["base_url"]).rstrip("/")
         self._values = values
+        #: Options that go into a header: they must be fit for one.
+        self._in_headers = template_names(vendor.api_headers) | template_names(
+            vendor.login_headers
+        )
+        for name, value in values.items():
+            self._check(name, value)
 
     @property
     def base_url(self) -> str:
@@ -54,8 +60,24 @@ class Settings:
                 answer = value()
                 if not isinstance(answer, str) or not answer:
                     raise ConfigError(f"{self.vendor.title} needs a {name}; none was given")
+                self._check(name, answer)
                 self._values[name] = answer
         return dict(self._values)
+
+    def _check(self, name: str, value: Any) -> None:
+        """A value bound for a header has no line break or control character (never shown)."""
+        if name not in self._in_headers or not isinstance(value, str):
+            return
+        if not all(" " <= ch <= "~" or "\x80" <= ch <= "\xff" for ch in value) or (
+            value != value.strip()
+        ):
+            option = next((o for o in self.vendor.all_options() if o.name == name), None)
+            where = f"{name}=" + (f" or {option.env}" if option and option.env else "")
+            raise ConfigError(
+                f"{self.vendor.title} {name} has a line break, a control character or "
+                f"spaces at an end, and it is sent in a header; check {where} (a stray "
+                "newline from a file or a command is the usual cause)"
+            )
 
     def secrets(self, *more: Optional[str]) -> list[str]:
         """Every secret known so far (and ``more``), to keep out of messages."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+#: The longest token read back from a store (the longest a login accepts, too).
+MAX_STORED_TOKEN = 16 * 1024
 #: The leeway never exceeds this share of a token's life (or idle window), so a
 #: short-lived token is not treated as expired from the moment it is issued.
 MAX_LEEWAY_SHARE = 0.25
@@ -74,13 +77,21 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: Any) -> Token:
-        """Rebuild a token from :meth:`to_dict`; ``ValueError`` when it is not one."""
-        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        """Rebuild a token from :meth:`to_dict`; ``ValueError`` when it is not one.
+
+        A stored token is read as untrusted input (a file another program could
+        have written): a token that could not go into a header, odd numbers or
+        absurd sizes make it "not a stored token", never an error later.
+        """
+        if not isinstance(data, dict) or not _sendable(data.get("access_token")):
+            raise ValueError("not a stored token")
+        refresh_token = data.get("refresh_token")
+        if refresh_token is not None and not _sendable(refresh_token):
             raise ValueError("not a stored token")
         extra = data.get("extra")
         return cls(
             access_token=data["access_token"],
-            refresh_token=_optional(data.get("refresh_token"), str),
+            refresh_token=refresh_token,
             expires_at=_optional_number(data.get("expires_at")),
             idle_timeout=_optional_number(data.get("idle_timeout")),
             issued_at=_optional_number(data.get("issued_at")) or time.time(),
@@ -102,11 +113,18 @@ class Token:
     __str__ = __repr__
 
 
-def _optional(value: Any, kind: type) -> Any:
-    return value if isinstance(value, kind) else None
+def _sendable(value: Any) -> bool:
+    """A token that can go into a header as it is: visible ASCII, at most 16 KiB."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_STORED_TOKEN
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 def _optional_number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)

@@ -21,6 +21,8 @@ from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
 CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
+#: The largest token file read: a token is at most 16 KiB, its file a little more.
+MAX_FILE_BYTES = 64 * 1024
 #: How long a process waits for another one that is logging in with the same key.
 LOCK_TIMEOUT = 120.0
 
@@ -210,7 +212,13 @@ def _read_private_json(path: Path) -> Any:
                 raise ValueError("not a regular file")
             if info.st_uid != os.getuid() or info.st_mode & 0o077:
                 raise ValueError("group or others can read it, or it is not yours")
-        return json.loads(file.read())
+        content = file.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than a token file can be ({MAX_FILE_BYTES} bytes)")
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def token_store_from_env() -> TokenStore:
