@@ -635,3 +635,20 @@ def test_proxy_carries_the_login(sandbox: Sandbox, forward_proxy: ForwardProxy) 
     assert result.returncode == 0, result.stderr
     assert [t for _, t in forward_proxy.seen if "/auth/password_login" in t]
     assert sandbox.logins("teamup") == 1
+
+
+# -- --offline: no call at all ------------------------------------------------------------------
+
+
+def test_offline_makes_no_call_and_shows_the_cached_token(sandbox: Sandbox) -> None:
+    url = sandbox.teamup_url + "/customers"
+    cold = run_http("--offline", "-A", "teamup", "-a", TEAMUP_USER, url)
+    assert cold.returncode == 0, cold.stderr
+    assert sandbox.received == []
+    assert "Authorization" not in cold.stdout
+    assert run_http("-A", "teamup", "-a", TEAMUP_USER, url).returncode == 0
+    seen = len(sandbox.received)
+    warm = run_http("--offline", "-A", "teamup", "-a", TEAMUP_USER, url)
+    assert warm.returncode == 0, warm.stderr
+    assert len(sandbox.received) == seen
+    assert "Authorization: Bearer " in warm.stdout

@@ -79,20 +79,23 @@ def on_response(
         _headers_for_redirect(auth, response, request)
     if not auth.applies_to(request.url):
         return response
-    if response.connection is not None:
-        auth._connection = (response.connection, send_kwargs)
+    # A response a cache (requests-cache) answered has no connection of its own.
+    connection = getattr(response, "connection", None)
+    if connection is not None:
+        auth._connection = (connection, send_kwargs)
+    elif auth._connection is not None:
+        connection, send_kwargs = auth._connection
     carried = _carried(auth, request)
     answer = api_answer(response)
     held = getattr(request, _HELD, None)
     if held is None and not auth._refused(answer, carried):
         return _accepted(auth, response, answer, carried)
-    connection = response.connection
-    if connection is None:  # a wrapper (a cache) answered without sending: nothing to resend
+    if connection is None:  # a cache answered before any request went out: nothing to send on
         return response
     send = adapter_sender(connection, send_kwargs)
     _release(response)
     token = auth._renewal.renew(carried, send, rejected=carried is not None)
-    return _resend(auth, response, token, send_kwargs)
+    return _resend(auth, response, token, connection, send_kwargs)
 
 
 def _accepted(
@@ -112,7 +115,11 @@ def _accepted(
 
 
 def _resend(
-    auth: PasswordAuth, rejected: requests.Response, token: Token, send_kwargs: Mapping[str, Any]
+    auth: PasswordAuth,
+    rejected: requests.Response,
+    token: Token,
+    connection: requests.adapters.BaseAdapter,
+    send_kwargs: Mapping[str, Any],
 ) -> requests.Response:
     request = rejected.request
     # history keeps the request as it was refused (its old token), for debugging.
@@ -135,8 +142,7 @@ def _resend(
     if jar is not None and hasattr(retry, "prepare_cookies"):
         extract_cookies_to_jar(jar, request, rejected.raw)  # type: ignore[no-untyped-call]
         retry.prepare_cookies(jar)
-    assert rejected.connection is not None
-    response: requests.Response = rejected.connection.send(retry, **send_kwargs)
+    response: requests.Response = connection.send(retry, **send_kwargs)
     response.history.append(rejected)
     response.request = retry
     if response.is_redirect:

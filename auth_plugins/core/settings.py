@@ -25,9 +25,7 @@ class Settings:
         values["base_url"] = str(values["base_url"]).rstrip("/")
         self._values = values
         #: Options that go into a header: they must be fit for one.
-        self._in_headers = template_names(vendor.api_headers) | template_names(
-            vendor.login_headers
-        )
+        self._in_headers = template_names(vendor.api_headers) | template_names(vendor.login_headers)
         for name, value in values.items():
             self._check(name, value)
 
