@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import os
-import re
 import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import pluggy
 
@@ -32,6 +30,9 @@ from . import hookspecs
 from .auth import PasswordAuth
 from .errors import AuthPluginError, ConfigError
 from .vendor import Vendor
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -42,6 +43,7 @@ __all__ = [
     "PluginWarning",
     "VendorEntry",
     "available_vendors",
+    "builtin_vendor",
     "get_auth",
     "get_vendor",
     "plugin_manager",
@@ -121,7 +123,9 @@ def _load() -> _Loaded:
         # Our own code: a failure here is a bug to see, not a plugin to skip.
         manager.register(importlib.import_module(module_name), module_name)
         sources[module_name] = BUILTIN_SOURCE
-    for candidate in _selected_entry_points():
+    from .discovery import selected_entry_points
+
+    for candidate in selected_entry_points(_problem):
         source = f"plugin {candidate.name} ({candidate.origin})"
         if _register_entry_point(manager, candidate.entry_point, source):
             sources[candidate.name] = source
@@ -129,7 +133,7 @@ def _load() -> _Loaded:
 
 
 def _register_entry_point(
-    manager: pluggy.PluginManager, entry_point: importlib.metadata.EntryPoint, source: str
+    manager: pluggy.PluginManager, entry_point: EntryPoint, source: str
 ) -> bool:
     try:
         plugin = entry_point.load()
@@ -185,6 +189,33 @@ def _collect(manager: pluggy.PluginManager, sources: dict[str, str]) -> dict[str
 def _run_register_vendors(impl: pluggy.HookImpl, source: str) -> list[VendorEntry]:
     """Call one plugin's hook; its vendors, or none if it raised."""
     staged: list[VendorEntry] = []
+    register = _register_into(staged, source)
+    try:
+        # pluggy passes only the arguments a hook function declares.
+        impl.function(**{name: register for name in impl.argnames})
+    except (Exception, SystemExit) as exc:  # as above: isolate the plugin
+        _problem(f"{source} failed to register its vendors: {_describe(exc)}")
+        return []
+    return staged
+
+
+def builtin_vendor(name: str) -> Optional[VendorEntry]:
+    """A built-in vendor by name, loading no plugin; ``None`` for any other name.
+
+    Built-in vendors register first and keep their names, so this is what
+    :func:`get_vendor` would return, without the entry-point scan: HTTPie's
+    ``--auth-type teamup`` pays only for the vendor it uses.
+    """
+    module_name = f"auth_plugins.vendors.{name.strip().lower()}"
+    if module_name not in BUILTIN_PLUGINS:
+        return None
+    staged: list[VendorEntry] = []
+    importlib.import_module(module_name).register_vendors(_register_into(staged, BUILTIN_SOURCE))
+    return next((entry for entry in staged if entry.vendor.name == name), None)
+
+
+def _register_into(staged: list[VendorEntry], source: str) -> Callable[..., None]:
+    """The ``register`` callback a hook receives: it checks and stages each vendor."""
 
     def register(vendor: Vendor, auth_class: Optional[type[PasswordAuth]] = None) -> None:
         if not isinstance(vendor, Vendor):
@@ -201,86 +232,7 @@ def _run_register_vendors(impl: pluggy.HookImpl, source: str) -> list[VendorEntr
             )
         staged.append(VendorEntry(vendor, factory, source))
 
-    try:
-        # pluggy passes only the arguments a hook function declares.
-        impl.function(**{name: register for name in impl.argnames})
-    except (Exception, SystemExit) as exc:  # as above: isolate the plugin
-        _problem(f"{source} failed to register its vendors: {_describe(exc)}")
-        return []
-    return staged
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """An entry point in our group, with the distribution that declares it."""
-
-    entry_point: importlib.metadata.EntryPoint
-    dist_name: str
-    version: str
-
-    @property
-    def name(self) -> str:
-        return self.entry_point.name
-
-    @property
-    def origin(self) -> str:
-        return f"{self.dist_name} {self.version}"
-
-
-def _selected_entry_points() -> list[_Candidate]:
-    """The entry points to load: all, or those ``AUTH_PLUGINS_LOAD`` names; by name."""
-    wanted = os.environ.get(LOAD_ENV)
-    only = None if wanted is None else {_normal(n) for n in wanted.split(",") if n.strip()}
-    chosen: dict[str, _Candidate] = {}
-    matched: set[str] = set()
-    every = _candidates()
-    for candidate in every:
-        if only is not None:
-            names = {_normal(candidate.name), _normal(candidate.dist_name)} & only
-            if not names:
-                continue
-            matched |= names
-        earlier = chosen.get(candidate.name)
-        if earlier is None:
-            chosen[candidate.name] = candidate
-        elif (earlier.dist_name, earlier.entry_point.value) != (
-            candidate.dist_name,
-            candidate.entry_point.value,
-        ):
-            # (The same distribution seen twice on sys.path is one plugin, not a clash.)
-            _problem(
-                f"two installed plugins are named {candidate.name!r} "
-                f"({earlier.origin} and {candidate.origin}); loading the first only"
-            )
-    if only:
-        for name in sorted(only - matched):
-            installed = ", ".join(sorted({c.name for c in every})) or "none"
-            _problem(
-                f"{LOAD_ENV} names {name!r}, but no installed plugin has that name "
-                f"(installed plugins: {installed})"
-            )
-    return list(chosen.values())
-
-
-def _candidates() -> list[_Candidate]:
-    """Every ``auth_plugins`` entry point on ``sys.path``, sorted by name.
-
-    Read per distribution, as pip lists them, so that each entry point knows
-    its distribution on every Python version (``EntryPoint.dist`` is 3.10+).
-    """
-    found: list[_Candidate] = []
-    for dist in importlib.metadata.distributions():
-        ours = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
-        if ours:
-            # Reading the metadata parses a file: only for the few that are plugins.
-            name = dist.metadata["Name"] or "unknown distribution"
-            found.extend(_Candidate(ep, name, dist.version) for ep in ours)
-    return sorted(found, key=lambda c: (c.name, _normal(c.dist_name), c.entry_point.value))
-
-
-def _normal(name: str) -> str:
-    """Compare names as pip does: case, ``-``, ``_`` and ``.`` do not matter."""
-    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+    return register
 
 
 def _describe(exc: BaseException) -> str:

@@ -81,10 +81,13 @@ class LazyVendorAuth:
 
     def _build(self, url: str) -> PasswordAuth:
         from ..cli import accepts_keyword, command_line_options, terminal_two_factor
-        from ..plugins import get_vendor
+        from ..plugins import builtin_vendor, get_vendor
         from ..stores import token_store_from_env
 
-        entry = get_vendor(self.vendor) if self.vendor else _vendor_for_url(url)
+        if self.vendor:
+            entry = builtin_vendor(self.vendor) or get_vendor(self.vendor)
+        else:
+            entry = _vendor_for_url(url)
         self._entry = entry
         options = command_line_options(
             entry.vendor,
