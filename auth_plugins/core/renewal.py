@@ -61,6 +61,8 @@ class Renewal:
         self.token: Optional[Token] = None
         #: InvalidCredentials / AccountLocked from the last login: not retried until reset().
         self.failure: Optional[LoginError] = None
+        #: The token whose last use the store was last told of, and that use.
+        self._saved_use: tuple[str, float] = ("", 0.0)
 
     def current(self, now: Optional[float] = None) -> Optional[Token]:
         """A token good for now without any login, or ``None``."""
@@ -106,15 +108,22 @@ class Renewal:
         """A call with ``token`` was answered: sliding-window tokens live on from ``sent_at``."""
         if token.idle_timeout is None:
             return
-        saved_use = token.last_used or token.issued_at
         token.touch(sent_at)
-        # Let other processes see the use too, but do not write the store per request.
-        if self.store.persistent and sent_at - saved_use > token.idle_timeout * TOUCH_SAVE_SHARE:
-            with self.store.lock(self.key):
-                stored = self.store.load(self.key)
-                if stored is not None and stored.access_token == token.access_token:
-                    stored.touch(sent_at)
-                    self.store.save(self.key, stored)
+        if not self.store.persistent:
+            return
+        # Let other processes see the use too, but do not write the store per request:
+        # only once the use the store knows of is a share of the window old.
+        saved_for, saved_use = self._saved_use
+        if saved_for != token.access_token:
+            saved_use = token.issued_at
+        if sent_at - saved_use <= token.idle_timeout * TOUCH_SAVE_SHARE:
+            return
+        with self.store.lock(self.key):
+            stored = self.store.load(self.key)
+            if stored is not None and stored.access_token == token.access_token:
+                stored.touch(sent_at)
+                self.store.save(self.key, stored)
+        self._saved_use = (token.access_token, sent_at)
 
     def forget(self) -> None:
         """Drop the token here and in the store: the next request logs in."""
