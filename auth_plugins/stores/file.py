@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ..core.errors import AuthPluginError, ConfigError
 from ..core.tokens import Token
-from .base import Failure, KeyLocks, TokenKey, TokenStore
+from .base import Failure, KeyLocks, TokenKey
 from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
@@ -270,10 +270,3 @@ def _read_private_json(path: Path) -> Any:
             if info.st_uid != os.getuid() or info.st_mode & 0o077:
                 raise ValueError("group or others can read it, or it is not yours")
         return json.loads(file.read())
-
-
-def token_store_from_env() -> TokenStore:
-    """The store HTTPie and the command line use (see :mod:`auth_plugins.stores.choose`)."""
-    from .choose import token_store_from_env as chosen
-
-    return chosen()
