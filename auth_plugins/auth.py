@@ -21,7 +21,7 @@ from .core.settings import Settings
 from .core.tokens import Token
 from .core.vendor import Vendor, template_names
 from .stores.base import TokenKey, TokenStore
-from .stores.memory import MemoryTokenStore
+from .stores.choose import default_store
 
 if TYPE_CHECKING:
     import requests
@@ -43,9 +43,11 @@ class PasswordAuth:
     it. Construction does no network I/O; the first request logs in, through
     that request's own connection settings.
 
-    :param token_store: where tokens live; default: this object's memory.
-        Pass a shared :class:`~auth_plugins.MemoryTokenStore` or a
-        :class:`~auth_plugins.FileTokenStore` to share one login.
+    :param token_store: where tokens live; default: the store
+        ``AUTH_PLUGINS_TOKEN_STORE`` names (``redis://...``), else this object's
+        memory. Pass a shared :class:`~auth_plugins.MemoryTokenStore`, a
+        :class:`~auth_plugins.FileTokenStore` or a ``RedisTokenStore`` to share
+        one login (and refused logins) between auths, processes or machines.
     :param timeout: seconds a whole login (every call in it) may take; each
         call also keeps to the caller's own ``timeout=``.
     :param leeway: renew a token this many seconds before it expires.
@@ -77,8 +79,12 @@ class PasswordAuth:
         self.base_url = settings.base_url
         self._scope = Scope(vendor, self.base_url, allowed_hosts)
         idle = vendor.idle_timeout if idle_timeout is None else idle_timeout
+        # Without a store: the one AUTH_PLUGINS_TOKEN_STORE names (a fleet's
+        # Redis), else a memory store of this auth's own.
+        #: Auth objects with the same credentials share one login by default.
+        self._shared_store = token_store is None
         self.token_store: TokenStore = (
-            token_store if token_store is not None else MemoryTokenStore()
+            token_store if token_store is not None else default_store(settings.sharing_key())
         )
         self._renewal = Renewal(
             vendor,
@@ -144,14 +150,20 @@ class PasswordAuth:
     def reset(self, *, password: Optional[str] = None) -> None:
         """Forget the token and any refused login; optionally take a new password.
 
-        After the vendor refused the credentials, this auth sends them no more
-        until ``reset`` is called.
+        After the vendor refused the credentials, no auth sharing the token
+        store sends them again until ``reset`` is called (or the password
+        changes); a locked account and a rate limit are cleared too.
         """
         if password is not None:
             if not password:
                 raise ConfigError(f"{self.vendor.title} reset() needs a non-empty password")
-            self._renewal.settings.set("password", password)
-        self._renewal.failure = None
+            settings = self._renewal.settings
+            settings.set("password", password)
+            if self._shared_store:
+                # Another password: the tokens of auths with the old one are not ours.
+                self.token_store = default_store(settings.sharing_key())
+                self._renewal.use_store(self.token_store)
+        self._renewal.clear_failure()
         self.forget_token()
 
     def close(self) -> None:

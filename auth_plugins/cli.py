@@ -85,10 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     logout = commands.add_parser(
         "logout",
         help="delete stored tokens (all, or one vendor's)",
-        description="Delete the tokens kept in the token cache folder (all, or one vendor's).",
+        description=(
+            "Delete the tokens kept in the token store (all, or one vendor's), with the "
+            "refused logins it remembers: the token cache folder, or the Redis that "
+            "AUTH_PLUGINS_TOKEN_STORE names."
+        ),
     )
     logout.add_argument("vendor", nargs="?", help="only this vendor's tokens")
     logout.set_defaults(run=_logout)
+
+    tokens = commands.add_parser(
+        "tokens",
+        help="list stored tokens (vendor, user, base URL)",
+        description="List the tokens in the token store, never the tokens themselves.",
+    )
+    tokens.set_defaults(run=_tokens)
     return parser
 
 
@@ -126,12 +137,34 @@ def _token(options: argparse.Namespace) -> int:
 
 
 def _logout(options: argparse.Namespace) -> int:
-    from .stores import FileTokenStore
-
-    store = FileTokenStore()
+    store = _listable_store()
     removed = store.clear(options.vendor)
-    print(f"removed {removed} stored token(s) from {store.directory}")
+    print(f"removed {removed} stored token(s) from {_where(store)}")
     return 0
+
+
+def _tokens(_: argparse.Namespace) -> int:
+    store = _listable_store()
+    keys = store.keys()
+    for key in keys:
+        print(f"{key.vendor}\t{key.username}\t{key.base_url}")
+    if not keys:
+        print(f"no stored tokens in {_where(store)}", file=sys.stderr)
+    return 0
+
+
+def _listable_store() -> Any:
+    """The store the other commands use, when it can list and clear (file or Redis)."""
+    from .stores import FileTokenStore, token_store_from_env
+
+    store = token_store_from_env()
+    # A memory store (AUTH_PLUGINS_TOKEN_CACHE=off) holds nothing between runs:
+    # the cache folder is still where earlier runs may have left tokens.
+    return store if hasattr(store, "clear") and hasattr(store, "keys") else FileTokenStore()
+
+
+def _where(store: Any) -> str:
+    return str(getattr(store, "directory", None) or store)
 
 
 # -- shared with the HTTPie plugin ---------------------------------------------------------
@@ -176,13 +209,21 @@ def command_line_options(
 
 def command_line_hint(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> AuthPluginError:
     """Give ``exc`` advice for a command-line user instead of a programmer (in place)."""
-    from .errors import InvalidCredentials, TwoFactorRequired
+    from .errors import AccountLocked, InvalidCredentials, TwoFactorRequired
 
     if isinstance(exc, TwoFactorRequired) and exc.pending_login_id:
         # The engine's advice names Python methods; a terminal user gets a prompt instead.
         return exc.with_hint(
             "Run in a terminal to be asked for the phone number and the SMS code, or set "
             f"{vendor.env_prefix}_VERIFICATION_KEY to a verification key"
+        )
+    if isinstance(exc, (InvalidCredentials, AccountLocked)) and exc.remembered:
+        # Refused before by a run sharing the token store: say so, and how to clear it
+        # in a terminal's terms (the engine's advice names auth.reset()).
+        return exc.with_hint(
+            f"{exc.hint.split(';')[0]}; check the {vendor.username_label} and password "
+            f"({user_hint}, {vendor.env_prefix}_PASSWORD), or run `auth-plugins logout "
+            f"{vendor.name}` to clear it"
         )
     if isinstance(exc, InvalidCredentials):
         # Each process sends the password again, so "not sent again" does not apply here.

@@ -1,4 +1,4 @@
-"""Benchmark 4: what many auth objects hold: open file descriptors and memory.
+"""Benchmark 5: what many auth objects hold: open file descriptors and memory.
 
 A multi-tenant service keeps one auth object per user. Each of N auth objects
 makes one request (and so one login) through one ``requests.Session``; the
@@ -71,7 +71,7 @@ def run(counts: tuple[int, ...]) -> list[Row]:
         ours, baseline = _measure(count, "auth"), _measure(count, "static")
         rows.append(
             Row(
-                "4",
+                "5",
                 f"{count} auth objects, one request each on one session: descriptors opened",
                 ours["fds"],
                 baseline["fds"],
@@ -81,7 +81,7 @@ def run(counts: tuple[int, ...]) -> list[Row]:
         )
         rows.append(
             Row(
-                "4",
+                "5",
                 f"{count} auth objects, one request each: resident memory grown",
                 ours["rss_kib"] / 1024,
                 max(baseline["rss_kib"], 1) / 1024,

@@ -94,6 +94,12 @@ class SandboxProcess:
         stats = self._control.get(self.url + "/_sandbox/stats", timeout=10).json()
         return int(stats[vendor][kind]["total"])
 
+    def revoke_tokens(self, vendor: str) -> None:
+        """Revoke every token of ``vendor``: the next API calls answer 401."""
+        self._control.post(
+            self.url + "/_sandbox/revoke", json={"vendor": vendor}, timeout=10
+        ).raise_for_status()
+
     def reset(self) -> None:
         """Counters and tokens back to new."""
         self._control.post(self.url + "/_sandbox/reset", timeout=10).raise_for_status()

@@ -111,4 +111,4 @@ def vendor_auth(
 # ------------------------------------------------------------------------------ network servers
 # forward_proxy, slow_drip_server and bomb_server: loopback servers for tests of what a client
 # does on the wire (proxies, slow answers, huge answers). They live in netservers.py.
-pytest_plugins = ["netservers"]
+pytest_plugins = ["netservers", "redis_server"]

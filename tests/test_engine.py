@@ -284,3 +284,39 @@ def test_package_import_is_lazy() -> None:
     assert auth_plugins.TeamUpAuth is TeamUpAuth
     with pytest.raises(AttributeError):
         _ = auth_plugins.NoSuchName
+
+
+# -- auth objects made per call share one login ----------------------------------------------
+
+
+def test_auth_objects_with_the_same_credentials_share_one_login(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    for _ in range(5):
+        response = requests.get(sandbox.teamup_url + "/customers", auth=teamup_auth())
+        assert response.status_code == 200
+    assert sandbox.logins("teamup") == 1
+
+
+def test_a_different_password_never_shares_a_token(sandbox: Sandbox, teamup_auth: Any) -> None:
+    good = teamup_auth()
+    assert requests.get(sandbox.teamup_url + "/customers", auth=good).status_code == 200
+    wrong = teamup_auth(password="not-the-password")
+    assert wrong.token is None
+    with pytest.raises(InvalidCredentials):
+        requests.get(sandbox.teamup_url + "/customers", auth=wrong)
+    # The wrong password's refusal is its own too: the right one still works.
+    assert requests.get(sandbox.teamup_url + "/customers", auth=teamup_auth()).status_code == 200
+    assert sandbox.logins("teamup") == 1
+
+
+def test_reset_with_a_new_password_leaves_the_old_passwords_tokens(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    old = teamup_auth(password="old-password-wrong")
+    with pytest.raises(InvalidCredentials):
+        old.get_token()
+    old.reset(password=DEMO_TEAMUP_PASSWORD)
+    assert old.get_token().access_token
+    assert old.token_store is teamup_auth().token_store
+    assert teamup_auth(password="old-password-wrong").token_store is not old.token_store

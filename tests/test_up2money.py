@@ -170,9 +170,12 @@ def test_locked_account_raises_account_locked_after_one_attempt(
     sandbox: Sandbox, up2money_auth: Any
 ) -> None:
     sandbox.up2money.config.lockout_threshold = 2
-    for _ in range(2):  # two separate clients, each with the wrong password once
+    # Two different wrong passwords, one attempt each (the same one twice would be one).
+    for wrong in ("tok_wrong_1", "tok_wrong_2"):
         with pytest.raises(InvalidCredentials):
-            up2money_auth(password="tok_wrong").get_token()
+            up2money_auth(password=wrong).get_token()
+    with pytest.raises(InvalidCredentials):
+        up2money_auth(password="tok_wrong_1").get_token()  # remembered: no attempt
     locked = up2money_auth()  # the right password, too late
     for _ in range(3):
         with pytest.raises(AccountLocked) as caught:

@@ -161,12 +161,14 @@ def login_error(
         message += f": {detail}"
     message = redact(message, secrets)
     if status in vendor.locked_statuses:
-        return AccountLocked(
+        locked = AccountLocked(
             message,
             status=status,
             code=code,
             hint="Do not retry now: each attempt can extend the lock",
         )
+        locked.retry_after = retry_after(answer, now=now)
+        return locked
     if status in vendor.invalid_credentials_statuses:
         return InvalidCredentials(
             message,
@@ -175,7 +177,9 @@ def login_error(
             hint="Check the credentials; they will not be sent again until they change "
             "or reset() is called",
         )
-    if status == 429:
+    if status in (429, 503):
+        # A login endpoint that is overloaded (503) is waited for like a rate
+        # limit: a fleet retrying at once would only keep it down.
         wait = retry_after(answer, now=now)
         hint = f"Retry after {wait:.0f}s" if wait is not None else "Wait before retrying"
         return RateLimited(message, status=status, retry_after=wait, code=code, hint=hint)

@@ -84,6 +84,10 @@ class LoginError(AuthPluginError):
         self.status = status if status is not None else _status_of(response)
         self.code = code
 
+    #: True when no login was sent: the error was met before by a process sharing
+    #: the token store, and is remembered there until it no longer holds.
+    remembered: bool = False
+
 
 class InvalidCredentials(LoginError):
     """The vendor rejected the user name, password or application key.
@@ -97,9 +101,19 @@ class InvalidCredentials(LoginError):
 class AccountLocked(LoginError):
     """The vendor has locked the account after failed logins; wait, do not retry."""
 
+    #: Seconds until the vendor unlocks the account, when it said (Retry-After).
+    retry_after: Optional[float] = None
+
 
 class RateLimited(LoginError):
-    """The vendor answered 429; ``retry_after`` is the wait in seconds when it said."""
+    """The vendor answered 429 or 503; ``retry_after`` is the wait in seconds when it said.
+
+    Also raised, with no answer (``status`` None), when a key has made the most
+    logins auth-plugins allows in a minute (``local`` is then True).
+    """
+
+    #: True when auth-plugins itself holds back (too many logins), not the vendor.
+    local: bool = False
 
     def __init__(
         self,

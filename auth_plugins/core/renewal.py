@@ -9,17 +9,24 @@ The adapters ask two things of a :class:`Renewal`:
   the adapter drives its calls over the caller's own connection.
 
 No I/O happens here but the store's; a held lock spans the flow's calls, so
-N threads (or processes, with a file store) make one login between them.
+N threads (or processes, with a file or Redis store) make one login between
+them. Before a login is sent, the store is asked whether a process sharing it
+was refused lately (:mod:`.failures`): a wrong password, a locked account and
+a rate limit hold the whole fleet back, and no key logs in more than
+:data:`~.failures.LOGINS_PER_WINDOW` times a minute.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import time
+import warnings
+from contextlib import AbstractContextManager
 from typing import Callable, Optional
 
-from ..stores.base import TokenKey, TokenStore
-from .errors import AccountLocked, InvalidCredentials, LoginError, TwoFactorRequired
+from ..stores.base import Failure, FleetStore, TokenKey, TokenStore
+from . import failures
+from .errors import AuthPluginError, LoginError, TwoFactorRequired
 from .exchange import Deadline, Flow, Send, drive, password_login, refresh
 from .settings import Settings
 from .tokens import Token
@@ -29,6 +36,8 @@ logger = logging.getLogger("auth_plugins")
 
 #: Persistent stores get a token's last-use time again after this share of its idle window.
 TOUCH_SAVE_SHARE = 0.1
+#: A shared lock lapses this long after the login's own deadline (room for the store's calls).
+LOCK_MARGIN = 2.0
 
 #: ``handler(error) -> bool``: finish a two-factor login (True: log in again).
 TwoFactorHandler = Callable[[TwoFactorRequired], bool]
@@ -50,7 +59,6 @@ class Renewal:
     ) -> None:
         self.vendor = vendor
         self.settings = settings
-        self.store = store
         self.key = TokenKey(vendor.name, settings.base_url, settings.username)
         self.leeway = leeway
         #: Seconds a whole login (every call in it) may take.
@@ -59,21 +67,28 @@ class Renewal:
         self.two_factor = two_factor
         #: The token in use; replaced whole, never emptied while a renewal runs.
         self.token: Optional[Token] = None
-        #: InvalidCredentials / AccountLocked from the last login: not retried until reset().
-        self.failure: Optional[LoginError] = None
         #: The token whose last use the store was last told of, and that use.
         self._saved_use: tuple[str, float] = ("", 0.0)
+        # Refused logins and login counts go where the tokens go, so that every
+        # process sharing the store sees them; a store of the old protocol
+        # gets them kept in this process.
+        self.use_store(store)
+        #: A refused login the store could not keep (a full disk): remembered here.
+        self._kept: Optional[Failure] = None
+        #: Fingerprints of this auth's credentials, by salt (PBKDF2 is slow on purpose).
+        self._prints: dict[str, int] = {}
+        self._warned_save = False
 
     def current(self, now: Optional[float] = None) -> Optional[Token]:
         """A token good for now without any login, or ``None``."""
         token = self.token
         if token is not None and not token.is_expired(self.leeway, now):
             return token
-        if self.failure is not None:
-            return None
         # A look without the lock: when another thread or process (an earlier
         # HTTPie run) already has a good token, that is all it takes. Stores
         # replace tokens whole, so this read sees the old token or the new one.
+        # A sliding-window token idle here may have been used by another
+        # process since: the store then holds it with a later last use.
         stored = self.store.load(self.key)
         if self._good_instead_of(stored, token, now):
             self.token = stored
@@ -90,19 +105,33 @@ class Renewal:
         ``stale`` is the token that expired or was refused (``None``: whatever
         is stored, if still good); ``rejected`` says the API refused it.
         """
-        with self.store.lock(self.key):
-            if self.failure is not None:
-                raise copy.copy(self.failure)
+        with self._lock():
             stored = self.store.load(self.key)
-            if self._good_instead_of(stored, stale):
+            if self._good_instead_of(stored, stale, rejected=rejected):
                 assert stored is not None
                 self.token = stored
                 return stored
-            token = yield from self._new_token(stale or stored, rejected)
-            self.store.save(self.key, token)
+            self._hold_back()
+            try:
+                token = yield from self._new_token(stale or stored, rejected)
+            except LoginError as exc:
+                self._remember(exc)
+                raise
+            self._save(token)
             # Swapped in whole: other threads see the old token or the new one, never none.
             self.token = token
             return token
+
+    def use_store(self, store: TokenStore) -> None:
+        """Keep tokens (and, for a :class:`FleetStore`, refused logins) in ``store``."""
+        self.store = store
+        self._fleet = isinstance(store, FleetStore)
+        self.records: FleetStore = store if isinstance(store, FleetStore) else _memory()
+
+    def clear_failure(self) -> None:
+        """Forget a remembered refused login (here and in the store): the next request tries."""
+        self._kept = None
+        self.records.clear_failure(self.key)
 
     def note_use(self, token: Token, sent_at: float) -> None:
         """A call with ``token`` was answered: sliding-window tokens live on from ``sent_at``."""
@@ -118,7 +147,7 @@ class Renewal:
             saved_use = token.issued_at
         if sent_at - saved_use <= token.idle_timeout * TOUCH_SAVE_SHARE:
             return
-        with self.store.lock(self.key):
+        with self._lock():
             stored = self.store.load(self.key)
             if stored is not None and stored.access_token == token.access_token:
                 stored.touch(sent_at)
@@ -127,19 +156,93 @@ class Renewal:
 
     def forget(self) -> None:
         """Drop the token here and in the store: the next request logs in."""
-        with self.store.lock(self.key):
+        with self._lock():
             self.store.delete(self.key)
             self.token = None
 
     def _good_instead_of(
-        self, stored: Optional[Token], stale: Optional[Token], now: Optional[float] = None
+        self,
+        stored: Optional[Token],
+        stale: Optional[Token],
+        now: Optional[float] = None,
+        *,
+        rejected: bool = False,
     ) -> bool:
-        """Is ``stored`` a token to use now in place of ``stale``?"""
+        """Is ``stored`` a token to use now in place of ``stale``?
+
+        The same token will do when it was not refused, only idle here: the
+        store's copy holds the last use another process made of it.
+        """
         return (
             stored is not None
-            and (stale is None or stored.access_token != stale.access_token)
+            and (stale is None or stored.access_token != stale.access_token or not rejected)
             and not stored.is_expired(self.leeway, now)
         )
+
+    def _lock(self) -> AbstractContextManager[object]:
+        # A lock shared by machines lapses after the login's whole deadline: a
+        # holder killed mid-login delays the others by no more than that.
+        if self._fleet:
+            return self.records.lock(self.key, expiry=self.timeout + LOCK_MARGIN)
+        return self.store.lock(self.key)
+
+    def _hold_back(self) -> None:
+        """Raise instead of logging in while a refused login is remembered, or past the cap."""
+        now = time.time()
+        for failure in (self._kept, self.records.load_failure(self.key)):
+            if failure is not None and failure.until > now and self._applies(failure):
+                where = "this process" if failure is self._kept else repr(self.store)
+                raise failures.remembered_error(failure, where, now)
+        count = self.records.count_attempt(self.key, failures.ATTEMPT_WINDOW, now)
+        if count > failures.LOGINS_PER_WINDOW:
+            raise failures.too_many_attempts(self.vendor.title, self.key.username, count, now)
+
+    def _applies(self, failure: Failure) -> bool:
+        """Does ``failure`` hold for this auth's credentials? (A corrected password is tried.)"""
+        if failure.fingerprint is None or failure.salt is None:
+            return True  # a lock or a rate limit holds for any password
+        return self._print(failure.salt) == failure.fingerprint
+
+    def _print(self, salt: str) -> int:
+        if salt not in self._prints:
+            self._prints[salt] = failures.fingerprint(self._credentials(), bytes.fromhex(salt))
+        return self._prints[salt]
+
+    def _credentials(self) -> bytes:
+        """User name and every secret option a login sends (asked for now, if need be)."""
+        skip = set(self.vendor.single_use_options)
+        names = sorted(o.name for o in self.vendor.all_options() if o.secret and o.name not in skip)
+        values = self.settings.values(names)
+        parts = [self.settings.username] + [f"{n}={values.get(n) or ''}" for n in names]
+        return "\0".join(parts).encode()
+
+    def _remember(self, exc: LoginError) -> None:
+        try:
+            failure = failures.record_for(exc, self._print)
+        except (AuthPluginError, ValueError):
+            return
+        if failure is None:
+            return
+        try:
+            self.records.save_failure(self.key, failure)
+        except (AuthPluginError, OSError):
+            self._kept = failure  # the store cannot write: at least this process holds back
+
+    def _save(self, token: Token) -> None:
+        """Store a new token; a store that cannot write (a full disk) does not lose it."""
+        try:
+            self.store.save(self.key, token)
+            self.records.clear_failure(self.key)
+            self._kept = None
+        except (AuthPluginError, OSError) as exc:
+            # Not saved, still used: self.token keeps it, so requests do not each log in.
+            if not self._warned_save:
+                self._warned_save = True
+                warnings.warn(
+                    f"auth-plugins: could not save the {self.vendor.title} token ({exc}); "
+                    "this process keeps it in memory",
+                    stacklevel=4,
+                )
 
     def _new_token(self, previous: Optional[Token], rejected: bool) -> Flow[Token]:
         deadline = Deadline(self.timeout)
@@ -162,11 +265,7 @@ class Renewal:
             else:
                 logger.info("%s: refreshed the token for %s", self.vendor.name, self.key.username)
                 return token
-        try:
-            token = yield from self._password_login(deadline)
-        except (InvalidCredentials, AccountLocked) as exc:
-            self.failure = exc
-            raise
+        token = yield from self._password_login(deadline)
         why = "token rejected" if rejected else "token expired" if previous else "first request"
         logger.info(
             "%s: logged in as %s (%s); token %s",
@@ -191,6 +290,12 @@ class Renewal:
         for name in self.vendor.single_use_options:
             self.settings.set(name, None)
         return token
+
+
+def _memory() -> FleetStore:
+    from ..stores.memory import MemoryTokenStore
+
+    return MemoryTokenStore()
 
 
 def _life(token: Token) -> str:

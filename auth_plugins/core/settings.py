@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from .answers import secret_values
 from .errors import ConfigError
 from .vendor import Vendor, template_names
+
+#: Keys the in-process digests of secrets (:meth:`Settings.sharing_key`); new in each process.
+_PROCESS_KEY = os.urandom(32)
 
 
 class Settings:
@@ -76,6 +82,22 @@ class Settings:
                 f"spaces at an end, and it is sent in a header; check {where} (a stray "
                 "newline from a file or a command is the usual cause)"
             )
+
+    def sharing_key(self) -> Optional[tuple[str, ...]]:
+        """What auths must have in common to share one login in a process; ``None`` if unknown.
+
+        Vendor, base URL, user name and an HMAC of every secret under a key made
+        for this process: equal for equal credentials, and worthless outside the
+        process (nothing of it is ever stored). A secret not asked for yet (a
+        callable) leaves it unknown.
+        """
+        secret = [o.name for o in self.vendor.all_options() if o.secret]
+        values = [self._values.get(name) for name in secret]
+        if any(callable(value) for value in values):
+            return None
+        material = "\0".join(value or "" for value in values).encode()
+        digest = hmac.new(_PROCESS_KEY, material, hashlib.sha256).hexdigest()
+        return (self.vendor.name, self.base_url, self.username, digest)
 
     def secrets(self, *more: Optional[str]) -> list[str]:
         """Every secret known so far (and ``more``), to keep out of messages."""

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Optional
 
 from ..core.errors import AuthPluginError, ConfigError
 from ..core.tokens import Token
-from .base import KeyLocks, TokenKey, TokenStore
+from .base import Failure, KeyLocks, TokenKey
 from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
@@ -47,6 +48,8 @@ class FileTokenStore:
         self._thread_locks = KeyLocks()
         #: How deep each key's lock is held (only by the thread holding its thread lock).
         self._depth: dict[TokenKey, int] = {}
+        #: Login counts when the folder cannot be written (a full disk).
+        self._memory = MemoryTokenStore()
 
     # -- the store protocol -------------------------------------------------
 
@@ -70,27 +73,7 @@ class FileTokenStore:
 
     def save(self, key: TokenKey, token: Token) -> None:
         """Write the token for ``key`` atomically, readable by this user only."""
-        self._ensure_directory()
-        payload = json.dumps({"key": list(key), "token": token.to_dict()}).encode()
-        path = self._path(key)
-        try:
-            # mkstemp creates the file 0600 before anything is written to it.
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
-        except OSError as exc:
-            raise self._unusable(exc) from None
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(payload)
-                file.flush()
-                os.fsync(file.fileno())
-            # A reader sees the old file or the new one, never a half-written one.
-            os.replace(tmp, path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise self._unusable(exc) from None
-            raise
+        self._write(self._path(key), {"key": list(key), "token": token.to_dict()})
 
     def delete(self, key: TokenKey) -> None:
         """Remove the stored token for ``key``."""
@@ -98,8 +81,11 @@ class FileTokenStore:
             self._path(key).unlink()
 
     @contextlib.contextmanager
-    def lock(self, key: TokenKey) -> Iterator[object]:
-        """Hold this key's lock in this process (threads) and across processes (file lock)."""
+    def lock(self, key: TokenKey, *, expiry: Optional[float] = None) -> Iterator[object]:
+        """Hold this key's lock in this process (threads) and across processes (file lock).
+
+        ``expiry`` is not needed here: the system drops a dead process's file lock.
+        """
         import filelock  # only a store that is used pays for the import
 
         self._ensure_directory()
@@ -128,6 +114,50 @@ class FileTokenStore:
             finally:
                 self._depth[key] = depth
 
+    # -- refused logins and login counts, shared like the tokens -------------
+
+    def load_failure(self, key: TokenKey) -> Optional[Failure]:
+        """The refused login remembered for ``key``, while it lasts."""
+        path = self._side_path(key, "failure")
+        try:
+            data = _read_private_json(path)
+            if not isinstance(data, dict) or data.get("key") != list(key):
+                raise ValueError("it is not this key's record")
+            failure = Failure.from_dict(data.get("failure"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"auth-plugins: ignoring failure record {path} ({exc})", stacklevel=2)
+            return None
+        return failure if failure.until > time.time() else None
+
+    def save_failure(self, key: TokenKey, failure: Failure) -> None:
+        """Write the record beside the token file, as privately and atomically."""
+        record = {"key": list(key), "failure": failure.to_dict()}
+        self._write(self._side_path(key, "failure"), record)
+
+    def clear_failure(self, key: TokenKey) -> None:
+        """Remove the record of ``key``, if any."""
+        with contextlib.suppress(FileNotFoundError):
+            self._side_path(key, "failure").unlink()
+
+    def count_attempt(self, key: TokenKey, window: float, now: float) -> int:
+        """Count a login attempt in a file beside the token (call with the key's lock held)."""
+        path = self._side_path(key, "attempts")
+        number = int(now // window)
+        try:
+            data = _read_private_json(path)
+            count = data["count"] if data.get("window") == number else 0
+            count = count if isinstance(count, int) else 0
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+            count = 0
+        try:
+            self._write(path, {"window": number, "count": count + 1})
+        except ConfigError:
+            # A full disk must not stop logins; this process then counts alone.
+            return self._memory.count_attempt(key, window, now)
+        return count + 1
+
     # -- beyond the protocol: listing and logout ----------------------------
 
     def keys(self) -> list[TokenKey]:
@@ -143,14 +173,17 @@ class FileTokenStore:
     def clear(self, vendor: Optional[str] = None) -> int:
         """Delete stored tokens (one vendor's, or all); returns how many files.
 
-        Files that cannot be read (corrupt, or opened up to others) go too,
-        and so do temporary files a crash left behind: a logout leaves no
-        token on disk. Lock files stay: another process may hold one.
+        Remembered refused logins and login counts go too (a logout is how
+        a person clears them), and so do files that cannot be read (corrupt,
+        or opened up to others) and temporary files a crash left behind: a
+        logout leaves no token on disk. Lock files stay: another process may hold one.
         """
         if not self.directory.is_dir():
             return 0
         name = r"[^/\\]+" if vendor is None else re.escape(vendor)
-        pattern = re.compile(rf"(?:{name}-[0-9a-f]{{32}}\.json|\.{name}-[0-9a-f]{{32}}\..*\.tmp)")
+        pattern = re.compile(
+            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts)|\.{name}-[0-9a-f]{{32}}\..*\.tmp)"
+        )
         removed = 0
         for path in self.directory.iterdir():
             if pattern.fullmatch(path.name):
@@ -167,6 +200,32 @@ class FileTokenStore:
         # of the key only, which holds no secret.
         digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
         return self.directory / f"{key.vendor}-{digest}.json"
+
+    def _side_path(self, key: TokenKey, kind: str) -> Path:
+        return self._path(key).with_suffix(f".{kind}")
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        """Write ``data`` as JSON to ``path``: whole (temporary file + rename), 0600."""
+        self._ensure_directory()
+        payload = json.dumps(data).encode()
+        try:
+            # mkstemp creates the file 0600 before anything is written to it.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
+            # A reader sees the old file or the new one, never a half-written one.
+            os.replace(tmp, path)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self._unusable(exc) from None
+            raise
 
     def _unusable(self, exc: OSError) -> ConfigError:
         return ConfigError(
@@ -219,10 +278,3 @@ def _read_private_json(path: Path) -> Any:
         return json.loads(content)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
-
-
-def token_store_from_env() -> TokenStore:
-    """The store HTTPie and the command line use: on disk unless switched off."""
-    if os.environ.get(CACHE_SWITCH_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
-        return MemoryTokenStore()
-    return FileTokenStore()

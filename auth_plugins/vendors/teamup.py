@@ -193,7 +193,7 @@ class TeamUpAuth(PasswordAuth):
                 providers=[],
             )
         self._renewal.settings.set("verification_key", key)
-        self._renewal.failure = None
+        self._renewal.clear_failure()
         return key
 
     def _two_factor(self, error: TwoFactorRequired) -> bool:
