@@ -8,8 +8,11 @@ logins go through the connection of the request they serve.
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Iterable
+import sys
+from collections.abc import AsyncGenerator, Generator, Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional
 
 from .core.errors import ConfigError, TwoFactorRequired
@@ -24,6 +27,7 @@ from .stores.base import TokenKey, TokenStore
 from .stores.memory import MemoryTokenStore
 
 if TYPE_CHECKING:
+    import httpx
     import requests
 
 logger = logging.getLogger("auth_plugins")
@@ -32,6 +36,9 @@ logger = logging.getLogger("auth_plugins")
 DEFAULT_TIMEOUT = 30.0
 #: Renew this many seconds before expiry (clamped to a share of the token's life).
 DEFAULT_LEEWAY = 30.0
+
+#: Auth class -> the same class with ``httpx.Auth`` mixed in (see ``PasswordAuth.__class__``).
+_HTTPX_CLASSES: dict[type, type] = {}
 
 
 class PasswordAuth:
@@ -57,6 +64,11 @@ class PasswordAuth:
     :param session: a ``requests.Session`` to log in through, instead of the
         connection of the request being served (never closed by this auth).
     """
+
+    # httpx reads these only in ``Auth``'s own flows, which ours replace; False is
+    # also the truth: a streamed upload or download is not read into memory.
+    requires_request_body = False
+    requires_response_body = False
 
     def __init__(
         self,
@@ -129,9 +141,20 @@ class PasswordAuth:
         """The sliding window of the vendor's tokens, if it has one."""
         return self._renewal.idle_timeout
 
-    def get_token(self) -> Token:
-        """A token good for now, logging in (or refreshing) when needed."""
-        return self._renewal.current() or self._renewal.renew(self._renewal.token, self._send())
+    def get_token(self, client: Optional[httpx.Client] = None) -> Token:
+        """A token good for now, logging in (or refreshing) when needed.
+
+        ``client``: an ``httpx.Client`` to log in through (else requests, as for
+        the other calls made outside a request).
+        """
+        return self._renewal.current() or self._renewal.renew(
+            self._renewal.token, self._send(client)
+        )
+
+    async def aget_token(self, client: httpx.AsyncClient) -> Token:
+        """:meth:`get_token` for async code: logs in through ``client``, off the event loop."""
+        token: Token = await _httpx_adapter("httpx_async").get_token(self, client)
+        return token
 
     def applies_to(self, url: Optional[str]) -> bool:
         """Does this auth send its token to ``url``: the vendor API's origin, or an allowed host?"""
@@ -167,6 +190,57 @@ class PasswordAuth:
     def __repr__(self) -> str:
         shown = self._renewal.settings.shown()
         return f"{type(self).__name__}(vendor={self.vendor.name!r}, {shown})"
+
+    @property  # type: ignore[misc]  # read-only on purpose
+    def __class__(self) -> type:
+        """``type(self)``, seen as an ``httpx.Auth`` subclass once httpx is imported.
+
+        httpx's clients take only ``isinstance(auth, httpx.Auth)`` objects (any
+        other callable loses its response handling), and ``isinstance`` consults
+        ``__class__``. Subclassing ``httpx.Auth`` outright would make
+        ``import auth_plugins`` import httpx; this costs a dict look-up instead.
+        """
+        cls = type(self)
+        httpx_module = sys.modules.get("httpx")
+        if httpx_module is None:
+            return cls
+        known = _HTTPX_CLASSES.get(cls)
+        if known is not None:
+            return known
+        auth_base = getattr(httpx_module, "Auth", None)
+        if not isinstance(auth_base, type):  # httpx still importing, or blocked
+            return cls
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        return _HTTPX_CLASSES.setdefault(cls, type(cls.__name__, (cls, auth_base), namespace))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # object's own reduction names type(self) and pickle then checks that
+        # against __class__, which may be the httpx view: name the real class.
+        return (_new, (type(self),), self.__dict__.copy())
+
+    # -- httpx ----------------------------------------------------------------
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's ``Auth.sync_auth_flow``: ``httpx.Client(auth=auth)`` runs it."""
+        flow: Generator[httpx.Request, httpx.Response, None] = _httpx_adapter(
+            "httpx"
+        ).sync_auth_flow(self, request)
+        return flow
+
+    def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """httpx's ``Auth.async_auth_flow``: ``httpx.AsyncClient(auth=auth)`` runs it."""
+        flow: AsyncGenerator[httpx.Request, httpx.Response] = _httpx_adapter(
+            "httpx_async"
+        ).async_auth_flow(self, request)
+        return flow
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's ``Auth.auth_flow``: the sync flow (httpx calls the two above instead)."""
+        return self.sync_auth_flow(request)
 
     # -- requests -------------------------------------------------------------
 
@@ -217,16 +291,18 @@ class PasswordAuth:
             return adapter.adapter_sender(*self._connection)
         return adapter.fresh_session_sender() if fallback else None
 
-    def _send(self) -> Send:
+    def _send(self, client: Optional[httpx.Client] = None) -> Send:
+        if client is not None:
+            sender: Send = _httpx_adapter("httpx").client_sender(client)
+            return sender
         send = self._sender()
         assert send is not None
         return send
 
-    def _vendor_call(
-        self, what: str, path: str, payload: Any, headers: Optional[dict[str, str]] = None
-    ) -> Any:
-        """One of the vendor's extra calls (two-factor, step-up), outside any request."""
-        flow = vendor_call(
+    def _vendor_flow(
+        self, what: str, path: str, payload: Any, headers: Optional[dict[str, str]]
+    ) -> Generator[Any, Any, Any]:
+        return vendor_call(
             self.vendor,
             self._renewal.settings,
             what,
@@ -235,11 +311,50 @@ class PasswordAuth:
             headers or {},
             Deadline(self.timeout),
         )
-        return drive(flow, self._send())
+
+    def _vendor_call(
+        self,
+        what: str,
+        path: str,
+        payload: Any,
+        headers: Optional[dict[str, str]] = None,
+        client: Optional[httpx.Client] = None,
+    ) -> Any:
+        """One of the vendor's extra calls (two-factor, step-up), outside any request."""
+        return drive(self._vendor_flow(what, path, payload, headers), self._send(client))
+
+    async def _avendor_call(
+        self,
+        client: httpx.AsyncClient,
+        what: str,
+        path: str,
+        payload: Any,
+        headers: Optional[dict[str, str]] = None,
+    ) -> Any:
+        """:meth:`_vendor_call` through an ``httpx.AsyncClient``."""
+        flow = self._vendor_flow(what, path, payload, headers)
+        return await _httpx_adapter("httpx_async").drive(flow, client)
 
     def _two_factor(self, error: TwoFactorRequired) -> bool:
         """A login wants a second factor: True once it is done (vendors override)."""
         return False
+
+
+def _new(cls: type[PasswordAuth]) -> PasswordAuth:
+    """Unpickling: a bare instance of ``cls``; pickle then restores its ``__dict__``."""
+    return cls.__new__(cls)
+
+
+def _httpx_adapter(name: str) -> ModuleType:
+    """``auth_plugins.adapters.<name>``, or a ConfigError naming the extra when httpx is missing."""
+    try:
+        return importlib.import_module(f"{__package__}.adapters.{name}")
+    except ImportError as exc:
+        if exc.name not in ("httpx", "httpcore"):
+            raise
+    raise ConfigError(
+        "auth-plugins needs httpx to serve httpx clients: pip install 'auth-plugins[httpx]'"
+    )
 
 
 def _positive(vendor: Vendor, name: str, value: Any) -> float:
