@@ -271,6 +271,23 @@ def attach(auth: PasswordAuth, request: httpx.Request, token: Token) -> None:
     request.headers.update(auth._headers_for(token))
 
 
+def resend(auth: PasswordAuth, refused: httpx.Request, token: Token) -> httpx.Request:
+    """The refused request again with the new token, as a new object.
+
+    ``history`` keeps the refused one as it was sent (its old token). The body
+    stream is shared: only replayable streams get here.
+    """
+    retry = httpx.Request(
+        refused.method,
+        refused.url,
+        headers=refused.headers.copy(),
+        stream=refused.stream,
+        extensions=dict(refused.extensions),
+    )
+    attach(auth, retry, token)
+    return retry
+
+
 def clean_history(response: httpx.Response) -> None:
     """Take our login answers out of ``response.history`` (and its entries' own)."""
     kept = [r for r in response.history if not r.request.extensions.get(LOGIN_MARK)]
@@ -357,7 +374,7 @@ def sync_auth_flow(auth: PasswordAuth, request: httpx.Request) -> HttpxFlow[None
         return
     token = yield from renew(auth, request, token, rejected=True)
     check_replayable(auth, request, response)
-    attach(auth, request, token)
+    request = resend(auth, request, token)
     sent_at = time.time()
     response = yield request
     if response.status_code >= 400:

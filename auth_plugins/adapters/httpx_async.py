@@ -143,9 +143,11 @@ async def async_auth_flow(
             finally:
                 await renewing.aclose()
             token = got[0]
-            if refused is not None:
-                shared.check_replayable(auth, request, refused)
-        shared.attach(auth, request, token)
+        if refused is None:
+            shared.attach(auth, request, token)
+        else:
+            shared.check_replayable(auth, request, refused)
+            request = shared.resend(auth, request, token)
         sent_at = time.time()
         response = yield request
         if response.status_code >= 400:
