@@ -8,13 +8,11 @@ logins go through the connection of the request they serve.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sys
 from collections.abc import AsyncGenerator, Generator, Iterable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional
 
+from .adapters.httpx_view import adapter, httpx_class, new_instance
 from .core.errors import ConfigError, TwoFactorRequired
 from .core.exchange import Deadline, Send, drive, vendor_call
 from .core.messages import Answer
@@ -30,6 +28,12 @@ if TYPE_CHECKING:
     import httpx
     import requests
 
+    # Type checkers see what isinstance() says once httpx is imported (see
+    # PasswordAuth.__class__), so httpx.Client(auth=TeamUpAuth(...)) type-checks.
+    _AuthBase = httpx.Auth
+else:
+    _AuthBase = object
+
 logger = logging.getLogger("auth_plugins")
 
 #: Seconds a whole login (all its calls together) may take before it fails with LoginError.
@@ -37,11 +41,8 @@ DEFAULT_TIMEOUT = 30.0
 #: Renew this many seconds before expiry (clamped to a share of the token's life).
 DEFAULT_LEEWAY = 30.0
 
-#: Auth class -> the same class with ``httpx.Auth`` mixed in (see ``PasswordAuth.__class__``).
-_HTTPX_CLASSES: dict[type, type] = {}
 
-
-class PasswordAuth:
+class PasswordAuth(_AuthBase):
     """An auth for any vendor described by a :class:`~auth_plugins.core.vendor.Vendor`.
 
     ``username`` and ``password`` (and every vendor option) fall back to their
@@ -153,7 +154,7 @@ class PasswordAuth:
 
     async def aget_token(self, client: httpx.AsyncClient) -> Token:
         """:meth:`get_token` for async code: logs in through ``client``, off the event loop."""
-        token: Token = await _httpx_adapter("httpx_async").get_token(self, client)
+        token: Token = await adapter("httpx_async").get_token(self, client)
         return token
 
     def applies_to(self, url: Optional[str]) -> bool:
@@ -193,30 +194,17 @@ class PasswordAuth:
 
     @property  # type: ignore[misc]  # read-only on purpose
     def __class__(self) -> type:
-        """``type(self)``, seen as an ``httpx.Auth`` subclass once httpx is imported.
+        """``type(self)``, or once httpx is imported a subclass of it and ``httpx.Auth``.
 
-        httpx's clients take only ``isinstance(auth, httpx.Auth)`` objects (any
-        other callable loses its response handling), and ``isinstance`` consults
-        ``__class__``. Subclassing ``httpx.Auth`` outright would make
-        ``import auth_plugins`` import httpx; this costs a dict look-up instead.
+        httpx clients take only ``httpx.Auth`` instances; this way ``import
+        auth_plugins`` does not import httpx (see :mod:`.adapters.httpx_view`).
         """
-        cls = type(self)
-        httpx_module = sys.modules.get("httpx")
-        if httpx_module is None:
-            return cls
-        known = _HTTPX_CLASSES.get(cls)
-        if known is not None:
-            return known
-        auth_base = getattr(httpx_module, "Auth", None)
-        if not isinstance(auth_base, type):  # httpx still importing, or blocked
-            return cls
-        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
-        return _HTTPX_CLASSES.setdefault(cls, type(cls.__name__, (cls, auth_base), namespace))
+        return httpx_class(type(self))
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         # object's own reduction names type(self) and pickle then checks that
         # against __class__, which may be the httpx view: name the real class.
-        return (_new, (type(self),), self.__dict__.copy())
+        return (new_instance, (type(self),), self.__dict__.copy())
 
     # -- httpx ----------------------------------------------------------------
 
@@ -224,16 +212,16 @@ class PasswordAuth:
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx's ``Auth.sync_auth_flow``: ``httpx.Client(auth=auth)`` runs it."""
-        flow: Generator[httpx.Request, httpx.Response, None] = _httpx_adapter(
-            "httpx"
-        ).sync_auth_flow(self, request)
+        flow: Generator[httpx.Request, httpx.Response, None] = adapter("httpx").sync_auth_flow(
+            self, request
+        )
         return flow
 
     def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """httpx's ``Auth.async_auth_flow``: ``httpx.AsyncClient(auth=auth)`` runs it."""
-        flow: AsyncGenerator[httpx.Request, httpx.Response] = _httpx_adapter(
+        flow: AsyncGenerator[httpx.Request, httpx.Response] = adapter(
             "httpx_async"
         ).async_auth_flow(self, request)
         return flow
@@ -293,7 +281,7 @@ class PasswordAuth:
 
     def _send(self, client: Optional[httpx.Client] = None) -> Send:
         if client is not None:
-            sender: Send = _httpx_adapter("httpx").client_sender(client)
+            sender: Send = adapter("httpx_login").client_sender(client)
             return sender
         send = self._sender()
         assert send is not None
@@ -333,28 +321,11 @@ class PasswordAuth:
     ) -> Any:
         """:meth:`_vendor_call` through an ``httpx.AsyncClient``."""
         flow = self._vendor_flow(what, path, payload, headers)
-        return await _httpx_adapter("httpx_async").drive(flow, client)
+        return await adapter("httpx_async").drive(flow, client)
 
     def _two_factor(self, error: TwoFactorRequired) -> bool:
         """A login wants a second factor: True once it is done (vendors override)."""
         return False
-
-
-def _new(cls: type[PasswordAuth]) -> PasswordAuth:
-    """Unpickling: a bare instance of ``cls``; pickle then restores its ``__dict__``."""
-    return cls.__new__(cls)
-
-
-def _httpx_adapter(name: str) -> ModuleType:
-    """``auth_plugins.adapters.<name>``, or a ConfigError naming the extra when httpx is missing."""
-    try:
-        return importlib.import_module(f"{__package__}.adapters.{name}")
-    except ImportError as exc:
-        if exc.name not in ("httpx", "httpcore"):
-            raise
-    raise ConfigError(
-        "auth-plugins needs httpx to serve httpx clients: pip install 'auth-plugins[httpx]'"
-    )
 
 
 def _positive(vendor: Vendor, name: str, value: Any) -> float:

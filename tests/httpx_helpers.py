@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Iterable
 from typing import Any
@@ -45,10 +46,9 @@ def texts_of_exception(exc: BaseException) -> Iterable[str]:
         if isinstance(request, httpx.Request):
             yield from texts_of_request(request)
         todo += [current.__cause__, current.__context__]
-    try:
+    # An httpx error may not pickle; then nothing is shown that way.
+    with contextlib.suppress(Exception):
         yield repr(pickle.dumps(exc))
-    except Exception:  # noqa: S110  (an httpx error may not pickle; nothing is shown then)
-        pass
 
 
 def texts_of_request(request: httpx.Request) -> Iterable[str]:
@@ -57,10 +57,9 @@ def texts_of_request(request: httpx.Request) -> Iterable[str]:
     yield repr(getattr(request, "_content", b""))
     stream = request.stream
     if isinstance(stream, httpx.SyncByteStream):
-        try:
+        # A one-shot stream may refuse to repeat: then it shows nothing.
+        with contextlib.suppress(Exception):
             yield repr(b"".join(stream))
-        except Exception:  # noqa: S110  (a one-shot stream may refuse to repeat: nothing shown)
-            pass
 
 
 def texts_of_response(response: httpx.Response) -> Iterable[str]:

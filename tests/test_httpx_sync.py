@@ -255,9 +255,9 @@ def test_login_goes_through_the_clients_proxy(
 def test_unreachable_login_is_a_login_error_with_no_secret(up2money_auth: Any) -> None:
     with socket_that_refuses() as url:
         auth = up2money_auth(base_url=url)
-        with httpx.Client(auth=auth, timeout=TIMEOUT) as client:
-            with pytest.raises(LoginError, match="could not reach") as caught:
-                client.get(url + "/managed_accounts")
+        client = httpx.Client(auth=auth, timeout=TIMEOUT)
+        with client, pytest.raises(LoginError, match="could not reach") as caught:
+            client.get(url + "/managed_accounts")
     assert_nothing_secret(texts_of_exception(caught.value))
 
 
@@ -318,7 +318,7 @@ def test_importing_the_package_does_not_import_httpx() -> None:
         "import sys, auth_plugins, auth_plugins.vendors.teamup\n"
         "from auth_plugins import TeamUpAuth, Up2MoneyAuth\n"
         "auth = TeamUpAuth('u', 'p', direct_auth_key='k')\n"
-        "assert not isinstance(auth, type(sys)) and type(auth).__mro__[1].__name__ == 'PasswordAuth'\n"
+        "assert type(auth).__mro__[1].__name__ == 'PasswordAuth'\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -40,6 +40,7 @@ from ..core.renewal import TOUCH_SAVE_SHARE, Renewal
 from ..core.tokens import Token
 from ..stores.base import TokenKey
 from . import httpx as shared
+from . import httpx_login as calls
 
 if TYPE_CHECKING:
     from ..auth import PasswordAuth
@@ -182,10 +183,10 @@ async def renew(
         worker = Worker(renewal.renew_flow(stale, rejected=rejected))
         try:
             timeouts = template.extensions.get("timeout") if template is not None else None
-            agent = shared.user_agent(template)
+            agent = calls.user_agent(template)
             done, value = await worker.step()
             while not done:
-                login = shared.LoginRequest(value, timeouts, agent)
+                login = calls.LoginRequest(value, timeouts, agent)
                 login.request.extensions["trace"] = login.async_trace
                 failure: Optional[LoginError] = None
                 try:
@@ -207,20 +208,20 @@ async def renew(
             await worker.close()
 
 
-async def read_login_answer(login: shared.LoginRequest, response: httpx.Response) -> Answer:
+async def read_login_answer(login: calls.LoginRequest, response: httpx.Response) -> Answer:
     """Read a login answer within its bounds (async); LoginError when it cannot be read."""
-    bounded = shared.Bounded(login)
+    bounded = calls.Bounded(login)
     failure: Optional[LoginError] = None
     try:
         async for chunk in response.aiter_bytes():
             if not bounded.add(chunk, response.status_code):
                 break
     except httpx.HTTPError as exc:
-        failure = shared.transport_error(login, exc)
+        failure = calls.transport_error(login, exc)
     finally:
         await response.aclose()
     if failure is not None:
-        shared.hide_answer(response)
+        calls.hide_answer(response)
         login.scrub()
         raise failure  # outside the except block: the httpx error holds the login request
     return login.answer(response, bounded.body(), bounded.oversized)
@@ -231,13 +232,13 @@ async def read_login_answer(login: shared.LoginRequest, response: httpx.Response
 
 async def send_call(client: httpx.AsyncClient, call: Call) -> Answer:
     """One core call through ``client`` (without its auth); LoginError when it fails."""
-    login = shared.LoginRequest(call, client.timeout.as_dict(), shared.user_agent(None))
+    login = calls.LoginRequest(call, client.timeout.as_dict(), calls.user_agent(None))
     failure: Optional[LoginError] = None
     try:
         response = await client.send(login.request, stream=True, auth=None, follow_redirects=False)
     except httpx.HTTPError as exc:
         login.scrub()
-        failure = shared.transport_error(login, exc)
+        failure = calls.transport_error(login, exc)
     if failure is not None:
         raise failure  # outside the except block: the httpx error holds the request
     return await read_login_answer(login, response)
