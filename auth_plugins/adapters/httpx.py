@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator
+import weakref
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import httpx
@@ -38,6 +39,7 @@ import httpx
 from ..core.errors import AuthPluginError, BodyNotReplayable, LoginError
 from ..core.exchange import Flow
 from ..core.messages import Answer, Headers
+from ..core.scope import Scope
 from ..core.tokens import Token
 from .httpx_login import LOGIN_MARK, LoginRequest, read_login_answer, user_agent
 from .requests import url_path
@@ -48,26 +50,59 @@ if TYPE_CHECKING:
 logger = logging.getLogger("auth_plugins")
 
 T = TypeVar("T")
+#: Scope -> {origin: does the token go there}; goes with the scope (the auth).
+_SCOPES: weakref.WeakKeyDictionary[Scope, dict[str, bool]] = weakref.WeakKeyDictionary()
 #: What ``sync_auth_flow`` and its helpers are: yield requests, receive responses.
 HttpxFlow = Generator[httpx.Request, httpx.Response, T]
 
 # -- one API request ------------------------------------------------------------------
 
 
+class LiveHeaders(Headers):
+    """An httpx answer's headers as the core's ``Headers``, read in place (no copy per request)."""
+
+    def __init__(self, headers: httpx.Headers) -> None:  # no super(): nothing is copied
+        self._live = headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._live[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._live.keys())
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
 def api_answer(response: httpx.Response) -> Answer:
     """An API answer for the vendor's checks; the body only of an error (already read)."""
     return Answer(
         status=response.status_code,
-        headers=Headers(list(response.headers.items())),
+        headers=LiveHeaders(response.headers),
         body=response.content if response.status_code >= 400 else b"",
-        reason=response.reason_phrase,
-        url=url_path(str(response.url)),
+        reason=response.reason_phrase if response.status_code >= 400 else "",
+        url=response.url.path or "/",
     )
+
+
+def applies(auth: PasswordAuth, url: httpx.URL) -> bool:
+    """``auth.applies_to(url)``, remembered per origin: the parse is most of a request's cost."""
+    where = f"{url.scheme}://{url.netloc.decode('ascii')}/"
+    known = _SCOPES.setdefault(auth._scope, {})
+    decided = known.get(where)
+    if decided is None:
+        decided = auth.applies_to(where)
+        if len(known) < 256:  # a client wandering over many hosts: decide each time
+            known[where] = decided
+    return decided
 
 
 def attach(auth: PasswordAuth, request: httpx.Request, token: Token) -> None:
     """Put the token's headers on the request."""
-    request.headers.update(auth._headers_for(token))
+    # One by one: httpx's Headers.update() copies and rescans, several times slower.
+    headers = request.headers
+    for name, value in auth._headers_for(token).items():
+        headers[name] = value
 
 
 def resend(auth: PasswordAuth, refused: httpx.Request, token: Token) -> httpx.Request:
@@ -148,7 +183,7 @@ def still_refused(auth: PasswordAuth, request: httpx.Request, response: httpx.Re
 
 def sync_auth_flow(auth: PasswordAuth, request: httpx.Request) -> HttpxFlow[None]:
     """``Auth.sync_auth_flow``: log in if needed, send, renew once and resend if refused."""
-    if not auth.applies_to(str(request.url)):
+    if not applies(auth, request.url):
         yield request
         return
     renewal = auth._renewal

@@ -125,7 +125,7 @@ async def async_auth_flow(
     auth: PasswordAuth, request: httpx.Request
 ) -> AsyncGenerator[httpx.Request, httpx.Response]:
     """``Auth.async_auth_flow``: log in if needed, send, renew once and resend if refused."""
-    if not auth.applies_to(str(request.url)):
+    if not shared.applies(auth, request.url):
         yield request
         return
     renewal = auth._renewal

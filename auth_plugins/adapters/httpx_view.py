@@ -43,6 +43,9 @@ def new_instance(cls: type[T]) -> T:
 
 def adapter(name: str) -> ModuleType:
     """``auth_plugins.adapters.<name>``, or a ConfigError naming the extra when httpx is missing."""
+    loaded = sys.modules.get(f"{__package__}.{name}")
+    if loaded is not None:  # every request asks: skip the import machinery
+        return loaded
     try:
         return importlib.import_module(f"{__package__}.{name}")
     except ImportError as exc:
