@@ -339,3 +339,21 @@ def test_without_httpx_the_error_names_the_extra() -> None:
         [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
     )
     assert "pip install 'auth-plugins[httpx]'" in done.stdout
+
+
+# -- the README's respx example --------------------------------------------------------------
+
+
+def test_respx_mocks_the_login_path_and_the_api_path() -> None:
+    import respx
+
+    base = "https://goteamup.com/api/v2"
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post(f"{base}/auth/password_login").respond(
+            json={"access_token": "t0k", "expires_in": 3600, "refresh_token": "r"}
+        )
+        api = mock.get(f"{base}/customers").respond(json=[])
+        auth = TeamUpAuth("alice@example.com", "pw", direct_auth_key="KEY")
+        with httpx.Client(auth=auth) as client:
+            assert client.get(f"{base}/customers").json() == []
+        assert api.calls.last.request.headers["Authorization"] == "Bearer t0k"
