@@ -9,9 +9,10 @@ logins go through the connection of the request they serve.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
+from .adapters.httpx_view import adapter, httpx_class, new_instance
 from .core.errors import ConfigError, TwoFactorRequired
 from .core.exchange import Deadline, Send, drive, vendor_call
 from .core.messages import Answer
@@ -24,7 +25,14 @@ from .stores.base import TokenKey, TokenStore
 from .stores.choose import default_store
 
 if TYPE_CHECKING:
+    import httpx
     import requests
+
+    # Type checkers see what isinstance() says once httpx is imported (see
+    # PasswordAuth.__class__), so httpx.Client(auth=TeamUpAuth(...)) type-checks.
+    _AuthBase = httpx.Auth
+else:
+    _AuthBase = object
 
 logger = logging.getLogger("auth_plugins")
 
@@ -34,7 +42,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_LEEWAY = 30.0
 
 
-class PasswordAuth:
+class PasswordAuth(_AuthBase):
     """An auth for any vendor described by a :class:`~auth_plugins.core.vendor.Vendor`.
 
     ``username`` and ``password`` (and every vendor option) fall back to their
@@ -59,6 +67,11 @@ class PasswordAuth:
     :param session: a ``requests.Session`` to log in through, instead of the
         connection of the request being served (never closed by this auth).
     """
+
+    # httpx reads these only in ``Auth``'s own flows, which ours replace; False is
+    # also the truth: a streamed upload or download is not read into memory.
+    requires_request_body = False
+    requires_response_body = False
 
     def __init__(
         self,
@@ -135,9 +148,20 @@ class PasswordAuth:
         """The sliding window of the vendor's tokens, if it has one."""
         return self._renewal.idle_timeout
 
-    def get_token(self) -> Token:
-        """A token good for now, logging in (or refreshing) when needed."""
-        return self._renewal.current() or self._renewal.renew(self._renewal.token, self._send())
+    def get_token(self, client: Optional[httpx.Client] = None) -> Token:
+        """A token good for now, logging in (or refreshing) when needed.
+
+        ``client``: an ``httpx.Client`` to log in through (else requests, as for
+        the other calls made outside a request).
+        """
+        return self._renewal.current() or self._renewal.renew(
+            self._renewal.token, self._send(client)
+        )
+
+    async def aget_token(self, client: httpx.AsyncClient) -> Token:
+        """:meth:`get_token` for async code: logs in through ``client``, off the event loop."""
+        token: Token = await adapter("httpx_async").get_token(self, client)
+        return token
 
     def applies_to(self, url: Optional[str]) -> bool:
         """Does this auth send its token to ``url``: the vendor API's origin, or an allowed host?"""
@@ -180,14 +204,52 @@ class PasswordAuth:
         shown = self._renewal.settings.shown()
         return f"{type(self).__name__}(vendor={self.vendor.name!r}, {shown})"
 
+    @property  # type: ignore[misc]  # read-only on purpose
+    def __class__(self) -> type:
+        """``type(self)``, or once httpx is imported a subclass of it and ``httpx.Auth``.
+
+        httpx clients take only ``httpx.Auth`` instances; this way ``import
+        auth_plugins`` does not import httpx (see :mod:`.adapters.httpx_view`).
+        """
+        return httpx_class(type(self))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # object's own reduction names type(self) and pickle then checks that
+        # against __class__, which may be the httpx view: name the real class.
+        return (new_instance, (type(self),), self.__dict__.copy())
+
+    # -- httpx ----------------------------------------------------------------
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's ``Auth.sync_auth_flow``: ``httpx.Client(auth=auth)`` runs it."""
+        flow: Generator[httpx.Request, httpx.Response, None] = adapter("httpx").sync_auth_flow(
+            self, request
+        )
+        return flow
+
+    def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """httpx's ``Auth.async_auth_flow``: ``httpx.AsyncClient(auth=auth)`` runs it."""
+        flow: AsyncGenerator[httpx.Request, httpx.Response] = adapter(
+            "httpx_async"
+        ).async_auth_flow(self, request)
+        return flow
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's ``Auth.auth_flow``: the sync flow (httpx calls the two above instead)."""
+        return self.sync_auth_flow(request)
+
     # -- requests -------------------------------------------------------------
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        attached: requests.PreparedRequest = _requests_adapter().attach(self, request)
+        attached: requests.PreparedRequest = adapter("requests").attach(self, request)
         return attached
 
     def _requests_hook(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        answered: requests.Response = _requests_adapter().on_response(self, response, **send_kwargs)
+        answered: requests.Response = adapter("requests").on_response(self, response, **send_kwargs)
         return answered
 
     # -- what the adapters share ------------------------------------------------
@@ -219,24 +281,25 @@ class PasswordAuth:
 
         With neither, a fresh session per call (``fallback``), or ``None``.
         """
-        from .adapters import requests_send as adapter
-
+        send = adapter("requests_send")
         if self.session is not None:
-            return adapter.session_sender(self.session)
+            return send.session_sender(self.session)  # type: ignore[no-any-return]
         if self._connection is not None:
-            return adapter.adapter_sender(*self._connection)
-        return adapter.fresh_session_sender() if fallback else None
+            return send.adapter_sender(*self._connection)  # type: ignore[no-any-return]
+        return send.fresh_session_sender() if fallback else None
 
-    def _send(self) -> Send:
+    def _send(self, client: Optional[httpx.Client] = None) -> Send:
+        if client is not None:
+            sender: Send = adapter("httpx_login").client_sender(client)
+            return sender
         send = self._sender()
         assert send is not None
         return send
 
-    def _vendor_call(
-        self, what: str, path: str, payload: Any, headers: Optional[dict[str, str]] = None
-    ) -> Any:
-        """One of the vendor's extra calls (two-factor, step-up), outside any request."""
-        flow = vendor_call(
+    def _vendor_flow(
+        self, what: str, path: str, payload: Any, headers: Optional[dict[str, str]]
+    ) -> Generator[Any, Any, Any]:
+        return vendor_call(
             self.vendor,
             self._renewal.settings,
             what,
@@ -245,24 +308,33 @@ class PasswordAuth:
             headers or {},
             Deadline(self.timeout),
         )
-        return drive(flow, self._send())
+
+    def _vendor_call(
+        self,
+        what: str,
+        path: str,
+        payload: Any,
+        headers: Optional[dict[str, str]] = None,
+        client: Optional[httpx.Client] = None,
+    ) -> Any:
+        """One of the vendor's extra calls (two-factor, step-up), outside any request."""
+        return drive(self._vendor_flow(what, path, payload, headers), self._send(client))
+
+    async def _avendor_call(
+        self,
+        client: httpx.AsyncClient,
+        what: str,
+        path: str,
+        payload: Any,
+        headers: Optional[dict[str, str]] = None,
+    ) -> Any:
+        """:meth:`_vendor_call` through an ``httpx.AsyncClient``."""
+        flow = self._vendor_flow(what, path, payload, headers)
+        return await adapter("httpx_async").drive(flow, client)
 
     def _two_factor(self, error: TwoFactorRequired) -> bool:
         """A login wants a second factor: True once it is done (vendors override)."""
         return False
-
-
-def _requests_adapter() -> Any:
-    """The requests adapter, imported on first use (httpx-only programs never need it)."""
-    global _REQUESTS_ADAPTER
-    if _REQUESTS_ADAPTER is None:
-        from .adapters import requests as adapter
-
-        _REQUESTS_ADAPTER = adapter
-    return _REQUESTS_ADAPTER
-
-
-_REQUESTS_ADAPTER: Any = None
 
 
 def _positive(vendor: Vendor, name: str, value: Any) -> float:

@@ -49,12 +49,13 @@ __all__ = [
 #: minute), print the URL, serve until stdin closes.
 _SERVER = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from auth_plugins.sandbox import Sandbox, TeamUpConfig, Up2MoneyConfig
 
+    delay = float(os.environ.get("BENCH_LOGIN_DELAY", "0"))
     sandbox = Sandbox(
-        teamup=TeamUpConfig(rate_limit_per_minute=10**9),
-        up2money=Up2MoneyConfig(rate_limit_per_minute=10**9),
+        teamup=TeamUpConfig(rate_limit_per_minute=10**9, login_delay=delay),
+        up2money=Up2MoneyConfig(rate_limit_per_minute=10**9, login_delay=delay),
     ).start()
     print(sandbox.url, flush=True)
     sys.stdin.read()
@@ -66,10 +67,13 @@ _SERVER = textwrap.dedent(
 class SandboxProcess:
     """The sandbox in a child process, read and reset through its control endpoints."""
 
-    def __init__(self) -> None:
+    def __init__(self, login_delay: float = 0.0) -> None:
+        """``login_delay``: seconds each password login takes (the async stall benchmark)."""
         self._control = requests.Session()
+        env = {**os.environ, "BENCH_LOGIN_DELAY": str(login_delay)}
         self._process = subprocess.Popen(
             [sys.executable, "-c", _SERVER],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

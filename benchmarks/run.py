@@ -13,9 +13,12 @@ the same run, on the same machine, against the same local sandbox:
    for 32 processes cold and after a revocation (target 1 each), and the
    per-request cost with a token held against a memory store (at most 1.05);
 5. open descriptors and memory for many auth objects (one request each)
-   against the same requests without auth.
+   against the same requests without auth;
+6. httpx, sync and async: per-request cost once logged in (target ratio at
+   most 1.03), the longest event-loop stall during a 1 s login (goal 10 ms),
+   logins for 200 concurrent tasks on a cold start (goal 1).
 
-``--quick`` runs fewer rounds (a smoke test); ``--only 1,3`` picks benchmarks;
+``--quick`` runs fewer rounds (a smoke test); ``--only 1,4`` picks benchmarks;
 ``--json FILE`` also writes the figures as JSON. The exit status is 0 unless
 ``--strict`` is given and a target is missed.
 """
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_descriptors
 import bench_fleet
+import bench_httpx
 import bench_logins
 import bench_overhead
 import bench_startup
@@ -43,7 +47,7 @@ from benchlib import Row, SandboxProcess, format_table
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test")
-    parser.add_argument("--only", default="1,2,3,4,5", help="which benchmarks, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="which benchmarks, e.g. 1,3")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         if "4" in chosen:
             rounds, per_round = (4, 50) if args.quick else (16, 250)
             rows += bench_fleet.run(sandbox, rounds, per_round)
+        if "6" in chosen:
+            rounds, per_round = (4, 50) if args.quick else (16, 250)
+            rows += bench_httpx.run(sandbox, rounds, per_round)
     if "5" in chosen:
         rows += bench_descriptors.run((200,) if args.quick else (1_000, 10_000))
     elapsed = time.perf_counter() - started

@@ -9,6 +9,7 @@ package ships for users' own test suites (``auth_plugins.pytest_plugin``).
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from auth_plugins.sandbox import (
     DEMO_UP2MONEY_SECRET,
     Sandbox,
 )
+from auth_plugins.stores import choose as stores_choose
 
 #: Variables the package reads; each test starts without them.
 PACKAGE_ENV_PREFIXES = ("TEAMUP_", "UP2MONEY_", "AUTH_PLUGINS_", "ACME_")
@@ -41,6 +43,8 @@ def clean_environment(
     monkeypatch.setenv("AUTH_PLUGINS_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
     # HTTPie keeps its config (and would write update checks) under this folder.
     monkeypatch.setenv("HTTPIE_CONFIG_DIR", str(tmp_path_factory.mktemp("httpie-config")))
+    # Auth objects with the same credentials share a store in a process: not across tests.
+    monkeypatch.setattr(stores_choose, "_by_credentials", weakref.WeakValueDictionary())
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from auth_plugins import (
     AuthPluginError,
     LoginError,
+    MemoryTokenStore,
     TeamUpAuth,
     TwoFactorRequired,
 )
@@ -165,7 +166,8 @@ def test_any_login_answer_gives_a_token_or_a_clear_error(
     # One sandbox serves every example; each gets a fresh auth and one scripted answer.
     headers = {"Content-Type": answer.content_type} if answer.content_type else None
     sandbox.script_login(vendor, answer.status, answer.body, headers)
-    auth = vendor_auth(vendor)
+    # A store of its own: nothing one example remembers (a refusal) reaches the next.
+    auth = vendor_auth(vendor, token_store=MemoryTokenStore())
     base = vendor_url(sandbox, vendor)
 
     response: Optional[requests.Response] = None

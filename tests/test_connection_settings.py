@@ -16,7 +16,7 @@ import pytest
 import requests
 from netservers import BombServer, ForwardProxy, SlowDripServer
 
-from auth_plugins import LoginError, TeamUpAuth, Up2MoneyAuth
+from auth_plugins import LoginError, MemoryTokenStore, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
     CLIENT_CERT_NAME,
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
@@ -270,7 +270,10 @@ def open_descriptors() -> int:
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
 def test_descriptors_follow_connections_not_auth_objects(sandbox: Sandbox) -> None:
     sandbox.teamup.config.rate_limit_per_minute = 10_000
-    make: Callable[[int], TeamUpAuth] = lambda _: teamup(sandbox.teamup_url)  # noqa: E731
+    # A store each: every auth object logs in on its own (the worst case for sockets).
+    make: Callable[[int], TeamUpAuth] = lambda _: teamup(  # noqa: E731
+        sandbox.teamup_url, token_store=MemoryTokenStore()
+    )
     with requests.Session() as session:
         session.get(sandbox.url + "/_sandbox/stats")  # the session's one connection, open
         before = open_descriptors()

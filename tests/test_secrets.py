@@ -28,6 +28,7 @@ from auth_plugins import (
     FileTokenStore,
     InvalidCredentials,
     LoginError,
+    MemoryTokenStore,
     PasswordAuth,
     StepUpRequired,
     TeamUpAuth,
@@ -217,7 +218,7 @@ def test_teamup_run_shows_no_secret(
         DEMO_TEAMUP_PASSWORD, DEMO_TEAMUP_DIRECT_AUTH_KEY
     ):
         sandbox.script_login("teamup", status, body, {"Content-Type": content_type})
-        scripted = teamup_auth()
+        scripted = teamup_auth(token_store=MemoryTokenStore())  # no refusal remembered
         error = witness.expect_error(LoginError, get_through(scripted, url))
         assert f"HTTP {status}" in str(error)
         witness.look_at(scripted)
@@ -263,11 +264,11 @@ def test_up2money_run_shows_no_secret(
     witness.look_at(auth)
 
     sandbox.up2money.config.lockout_threshold = 2
-    for _ in range(2):
-        wrong = up2money_auth(password=WRONG_PASSWORD)
+    for _ in range(2):  # two clients that share nothing: two attempts
+        wrong = up2money_auth(password=WRONG_PASSWORD, token_store=MemoryTokenStore())
         witness.expect_error(InvalidCredentials, get_through(wrong, url))
         witness.look_at(wrong)
-    locked = up2money_auth(password=WRONG_PASSWORD)
+    locked = up2money_auth(password=WRONG_PASSWORD, token_store=MemoryTokenStore())
     witness.expect_error(AccountLocked, get_through(locked, url))
     sandbox.up2money.config.lockout_threshold = 5
 
@@ -275,7 +276,7 @@ def test_up2money_run_shows_no_secret(
         DEMO_UP2MONEY_PASSWORD, DEMO_UP2MONEY_SECRET
     ):
         sandbox.script_login("up2money", status, body, {"Content-Type": content_type})
-        scripted = up2money_auth()
+        scripted = up2money_auth(token_store=MemoryTokenStore())
         error = witness.expect_error(LoginError, get_through(scripted, url))
         assert f"HTTP {status}" in str(error)
 

@@ -191,7 +191,8 @@ class Renewal:
         now = time.time()
         for failure in (self._kept, self.records.load_failure(self.key)):
             if failure is not None and failure.until > now and self._applies(failure):
-                where = "this process" if failure is self._kept else repr(self.store)
+                shared = self.store.persistent and failure is not self._kept
+                where = repr(self.store) if shared else "this process"
                 raise failures.remembered_error(failure, where, now)
         count = self.records.count_attempt(self.key, failures.ATTEMPT_WINDOW, now)
         if count > failures.LOGINS_PER_WINDOW:

@@ -154,3 +154,7 @@ class KeyLocks:
     def __call__(self, key: TokenKey) -> threading.RLock:
         with self._guard:
             return self._locks.setdefault(key, threading.RLock())
+
+    def __reduce__(self) -> tuple[type[KeyLocks], tuple[()]]:
+        # Locks belong to one process: a copy (pickled to a worker, deep-copied) gets its own.
+        return (KeyLocks, ())

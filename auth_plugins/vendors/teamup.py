@@ -6,7 +6,7 @@ of a two-factor login, TeamUp's error body, and the two-factor steps.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..auth import PasswordAuth
 from ..core.answers import quote
@@ -14,6 +14,9 @@ from ..core.errors import ConfigError, TwoFactorRequired
 from ..core.messages import Answer
 from ..core.vendor import Option, Vendor
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def _pending_login(data: Any, answer: Answer) -> None:
@@ -164,27 +167,66 @@ class TeamUpAuth(PasswordAuth):
                 "TeamUp provider_id= (or TEAMUP_PROVIDER_ID) must be a provider's number"
             )
 
-    def start_two_factor(self, phone_number: str, provider: int, pending_login_id: str) -> None:
-        """Two-factor step 1: TeamUp sends an SMS code to ``phone_number``."""
+    def start_two_factor(
+        self,
+        phone_number: str,
+        provider: int,
+        pending_login_id: str,
+        *,
+        client: Optional[httpx.Client] = None,
+    ) -> None:
+        """Two-factor step 1: TeamUp sends an SMS code to ``phone_number``.
+
+        ``client``: an ``httpx.Client`` to send through (default: requests).
+        """
+        self._vendor_call(*self._start_call(phone_number, provider, pending_login_id), None, client)
+
+    async def astart_two_factor(
+        self, client: httpx.AsyncClient, phone_number: str, provider: int, pending_login_id: str
+    ) -> None:
+        """:meth:`start_two_factor` for async code, sent through ``client``."""
+        await self._avendor_call(
+            client, *self._start_call(phone_number, provider, pending_login_id)
+        )
+
+    def verify_two_factor(
+        self, phone_number: str, code: str, *, client: Optional[httpx.Client] = None
+    ) -> str:
+        """Two-factor step 2: trade the SMS code for a verification key.
+
+        The key is returned, and kept for this auth's next login, which then
+        succeeds (TeamUp takes each key once). ``client``: an ``httpx.Client``
+        to send through (default: requests).
+        """
+        data = self._vendor_call(*self._verify_call(phone_number, code), None, client)
+        return self._keep_verification_key(data)
+
+    async def averify_two_factor(
+        self, client: httpx.AsyncClient, phone_number: str, code: str
+    ) -> str:
+        """:meth:`verify_two_factor` for async code, sent through ``client``."""
+        data = await self._avendor_call(client, *self._verify_call(phone_number, code))
+        return self._keep_verification_key(data)
+
+    def _start_call(
+        self, phone_number: str, provider: int, pending_login_id: str
+    ) -> tuple[str, str, dict[str, Any]]:
         payload = {
             "phone_number": phone_number,
             "provider": provider,
             "direct_auth_key": self._renewal.settings.values()["direct_auth_key"],
             "pending_login": pending_login_id,
         }
-        self._vendor_call("two-factor start", "/auth/two_factor/start_verification", payload)
+        return "two-factor start", "/auth/two_factor/start_verification", payload
 
-    def verify_two_factor(self, phone_number: str, code: str) -> str:
-        """Two-factor step 2: trade the SMS code for a verification key.
-
-        The key is returned, and kept for this auth's next login, which then
-        succeeds (TeamUp takes each key once).
-        """
-        data = self._vendor_call(
+    def _verify_call(self, phone_number: str, code: str) -> tuple[str, str, dict[str, Any]]:
+        return (
             "two-factor verification",
             "/auth/two_factor/verify",
             {"phone_number": phone_number, "verification_code": code},
         )
+
+    def _keep_verification_key(self, data: Any) -> str:
         key = data.get("verification_key") if isinstance(data, dict) else None
         if not isinstance(key, str) or not key:
             raise TwoFactorRequired(

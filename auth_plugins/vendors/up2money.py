@@ -8,14 +8,18 @@ step-up calls.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..auth import PasswordAuth
 from ..core.answers import dig, json_object
 from ..core.errors import AuthPluginError, LoginError, StepUpRequired
 from ..core.messages import Answer
+from ..core.tokens import Token
 from ..core.vendor import Option, Vendor
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def _error_code(answer: Answer) -> Optional[str]:
@@ -113,24 +117,66 @@ class Up2MoneyAuth(PasswordAuth):
     ) -> None:
         super().__init__(UP2MONEY, username, password, secret=secret, base_url=base_url, **kwargs)
 
-    def send_step_up_otp(self, channel: str = "SMS") -> None:
-        """Step-up, part 1: up2.money sends a one-time code over ``channel``."""
-        self._step_up_call("/auth/stepup/send-otp", {"channel": channel}, "step-up code request")
+    def send_step_up_otp(
+        self, channel: str = "SMS", *, client: Optional[httpx.Client] = None
+    ) -> None:
+        """Step-up, part 1: up2.money sends a one-time code over ``channel``.
 
-    def verify_step_up(self, code: str) -> None:
+        ``client``: an ``httpx.Client`` to send through (default: requests).
+        """
+        token = self.get_token(client)
+        self._step_up_call(token, client, *_SEND_OTP, {"channel": channel})
+
+    def verify_step_up(self, code: str, *, client: Optional[httpx.Client] = None) -> None:
         """Step-up, part 2: the code unlocks sensitive calls for the current token."""
-        self._step_up_call(
-            "/auth/stepup/verify-otp", {"verificationCode": code}, "step-up verification"
-        )
+        token = self.get_token(client)
+        self._step_up_call(token, client, *_VERIFY_OTP, {"verificationCode": code})
 
-    def _step_up_call(self, path: str, body: dict[str, Any], what: str) -> None:
-        token = self.get_token()
+    async def asend_step_up_otp(self, client: httpx.AsyncClient, channel: str = "SMS") -> None:
+        """:meth:`send_step_up_otp` for async code, sent through ``client``."""
+        token = await self.aget_token(client)
         try:
-            self._vendor_call(what, path, body, self._headers_for(token))
+            await self._avendor_call(
+                client, _SEND_OTP[1], _SEND_OTP[0], {"channel": channel}, self._headers_for(token)
+            )
+        except LoginError as exc:
+            raise AuthPluginError(exc.summary) from None
+        token.touch()
+
+    async def averify_step_up(self, client: httpx.AsyncClient, code: str) -> None:
+        """:meth:`verify_step_up` for async code, sent through ``client``."""
+        token = await self.aget_token(client)
+        try:
+            await self._avendor_call(
+                client,
+                _VERIFY_OTP[1],
+                _VERIFY_OTP[0],
+                {"verificationCode": code},
+                self._headers_for(token),
+            )
+        except LoginError as exc:
+            raise AuthPluginError(exc.summary) from None
+        token.touch()
+
+    def _step_up_call(
+        self,
+        token: Token,
+        client: Optional[httpx.Client],
+        path: str,
+        what: str,
+        body: dict[str, Any],
+    ) -> None:
+        try:
+            self._vendor_call(what, path, body, self._headers_for(token), client)
         except LoginError as exc:
             # A step-up failure is not a failed login: same text, the plain error type.
             raise AuthPluginError(exc.summary) from None
         token.touch()
+
+
+#: (path, what) of the two step-up calls.
+_SEND_OTP = ("/auth/stepup/send-otp", "step-up code request")
+_VERIFY_OTP = ("/auth/stepup/verify-otp", "step-up verification")
 
 
 @hookimpl
