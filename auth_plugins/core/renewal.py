@@ -156,6 +156,8 @@ class Renewal:
         try:
             token = yield from self._password_login(deadline)
         except (InvalidCredentials, AccountLocked) as exc:
+            if isinstance(exc, InvalidCredentials):
+                self.settings.explain(exc)  # "the password came from the keyring (...)"
             self.failure = exc
             raise
         why = "token rejected" if rejected else "token expired" if previous else "first request"
