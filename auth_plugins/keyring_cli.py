@@ -55,7 +55,9 @@ def run_login(options: argparse.Namespace) -> int:
     alternatives = _alternatives(vendor, option)
     # Before anyone types a password for nothing: is there a keyring to keep it in?
     secrets.check_keyring(service, user, alternatives)
-    secret = _ask(f"{vendor.title} {what}: ")
+    # The prompt HTTPie's and the token command's password prompt show.
+    label = f"password for {user}" if option.name == "password" else option.name
+    secret = _ask(f"{vendor.title} {label}: ")
     if not secret:
         raise ConfigError(f"no {option.name} was typed; nothing was stored")
     secrets.store_secret(service, user, secret, alternatives)
@@ -69,8 +71,9 @@ def forget_password(vendor_name: str, username: Optional[str]) -> None:
 
     vendor, option, service, user = _entry(vendor_name, username, None)
     removed = secrets.delete_secret(service, user, _alternatives(vendor, option))
-    done = "removed" if removed else "found no"
-    print(f"{done} {_what(option, user)} in the keyring (service {service!r}, user {user!r})")
+    what = _what(option, user)
+    done = f"removed the {what} from" if removed else f"found no {what} in"
+    print(f"{done} the keyring (service {service!r}, user {user!r})")
 
 
 def _entry(

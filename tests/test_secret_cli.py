@@ -103,7 +103,7 @@ def test_login_keeps_the_password_http_uses_it_and_logout_forgets_it(
     sandbox: Sandbox, file_keyring: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service = keyring_service(TEAMUP, sandbox.teamup_url)
-    prompt = f"TeamUp password of {DEMO_TEAMUP_USERNAME}: "
+    prompt = f"TeamUp password for {DEMO_TEAMUP_USERNAME}: "
     status, stdout, terminal = in_terminal(
         ["login", "teamup", DEMO_TEAMUP_USERNAME], [DEMO_TEAMUP_PASSWORD + "\n"], prompt
     )
@@ -123,13 +123,13 @@ def test_login_keeps_the_password_http_uses_it_and_logout_forgets_it(
     )
     assert status == 0, err
     assert "removed 1 stored token(s)" in out
-    assert f"removed password of {DEMO_TEAMUP_USERNAME} in the keyring" in out
+    assert f"removed the password of {DEMO_TEAMUP_USERNAME} from the keyring" in out
     assert file_keyring.get_password(service, DEMO_TEAMUP_USERNAME) is None
     status, out, _ = run(
         capsys, "logout", "teamup", "--user", DEMO_TEAMUP_USERNAME, "--forget-password"
     )
     assert status == 0
-    assert "found no password" in out
+    assert f"found no password of {DEMO_TEAMUP_USERNAME} in the keyring" in out
     # Forgotten: with no token, no password and no terminal, http says what to do.
     done = run_http("-A", "teamup", "-a", DEMO_TEAMUP_USERNAME, url)
     assert done.returncode == 1
@@ -141,7 +141,7 @@ def test_login_keeps_the_password_http_uses_it_and_logout_forgets_it(
 
 
 def test_ctrl_c_at_the_login_prompt_stores_nothing(file_keyring: Any, sandbox: Sandbox) -> None:
-    prompt = "TeamUp password of alice@example.com: "
+    prompt = "TeamUp password for alice@example.com: "
     status, _, terminal = in_terminal(["login", "teamup", "alice@example.com"], ["\x03"], prompt)
     assert status == 130
     assert "auth-plugins: interrupted" in terminal
