@@ -13,6 +13,7 @@ import pickle
 import shlex
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ import pytest
 import requests
 from helpers import session_with
 
-from auth_plugins import ConfigError, FileTokenStore, InvalidCredentials, TeamUpAuth, Up2MoneyAuth
+from auth_plugins import (
+    ConfigError,
+    FileTokenStore,
+    InvalidCredentials,
+    MemoryTokenStore,
+    TeamUpAuth,
+    Up2MoneyAuth,
+)
 from auth_plugins.core.secrets import keyring_service
 from auth_plugins.core.settings import Settings
 from auth_plugins.core.vendor import Option, Vendor
@@ -39,6 +47,7 @@ from auth_plugins.vendors.teamup import TEAMUP
 
 PRINTS = """
 import sys
+import threading
 with open(sys.argv[1], "a") as marker:
     marker.write("ran\\n")
 secret = open(sys.argv[2]).read()
@@ -47,6 +56,7 @@ print("url: https://example.com (pass keeps notes below the password)")
 """
 FAILS = """
 import sys
+import threading
 print("half-of-a-secret-4242")
 sys.stderr.write("gpg: decryption failed: No secret key \\x1b[2J half-of-a-secret-4242\\n")
 sys.stderr.write("x" * 100000)
@@ -397,3 +407,43 @@ def test_a_commands_output_is_never_logged_or_shown(
         assert secret not in shown
     assert "running the command" in caplog.text  # the command itself may be logged
     assert commands.runs() == 2
+
+
+def test_threads_starting_together_run_each_command_once(
+    sandbox: Sandbox, commands: Commands
+) -> None:
+    # up2.money's x-secret goes on every call, outside the login lock (a stored token
+    # needs no login): Settings has a lock of its own.
+    store = MemoryTokenStore()
+    url = sandbox.up2money_url + "/managed_accounts"
+    first = Up2MoneyAuth(
+        DEMO_UP2MONEY_EMAIL,
+        DEMO_UP2MONEY_PASSWORD,
+        secret=DEMO_UP2MONEY_SECRET,
+        base_url=sandbox.up2money_url,
+        token_store=store,
+    )
+    assert requests.get(url, auth=first, timeout=30).status_code == 200
+    auth = Up2MoneyAuth(
+        DEMO_UP2MONEY_EMAIL,
+        password_command=commands.printing(DEMO_UP2MONEY_PASSWORD),
+        secret_command=commands.printing(DEMO_UP2MONEY_SECRET),
+        base_url=sandbox.up2money_url,
+        token_store=store,
+    )
+    start = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def call() -> None:
+        start.wait(timeout=30)
+        statuses.append(requests.get(url, auth=auth, timeout=30).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert statuses == [200] * 6
+    assert commands.runs() == 1  # the secret, once; the password not at all
+    assert sandbox.login_attempts("up2money") == 1
