@@ -1,4 +1,4 @@
-"""The ``auth-plugins`` command (sandbox, vendors, token, logout), and its terminal helpers.
+"""The ``auth-plugins`` command (sandbox, vendors, token, login, logout), and its terminal helpers.
 
 The helpers (:func:`command_line_options`, :func:`terminal_two_factor`) are
 shared with the HTTPie plugin: both ask a person at a terminal for what a
@@ -41,7 +41,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"auth-plugins: error: {exc}", file=sys.stderr)
         return FAILURE
     except KeyboardInterrupt:
-        print(file=sys.stderr)
+        print("\nauth-plugins: interrupted", file=sys.stderr)
         return 130
 
 
@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     logout.add_argument("vendor", nargs="?", help="only this vendor's tokens")
+    logout.add_argument(
+        "--forget-password",
+        action="store_true",
+        help="also remove the password kept in the keyring by auth-plugins login",
+    )
+    logout.add_argument(
+        "-u",
+        "--user",
+        help="with --forget-password: whose (default: the vendor's environment variable)",
+    )
     logout.set_defaults(run=_logout)
 
     tokens = commands.add_parser(
@@ -100,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         description="List the tokens in the token store, never the tokens themselves.",
     )
     tokens.set_defaults(run=_tokens)
+    from .keyring_cli import add_login_command
+
+    add_login_command(commands)
     return parser
 
 
@@ -138,8 +151,14 @@ def _token(options: argparse.Namespace) -> int:
 
 def _logout(options: argparse.Namespace) -> int:
     store = _listable_store()
+    if options.forget_password and not options.vendor:
+        raise ConfigError("--forget-password needs the vendor: auth-plugins logout VENDOR ...")
     removed = store.clear(options.vendor)
     print(f"removed {removed} stored token(s) from {_where(store)}")
+    if options.forget_password:
+        from .keyring_cli import forget_password
+
+        forget_password(options.vendor, options.user)
     return 0
 
 
@@ -181,30 +200,38 @@ def command_line_options(
     """``username`` and ``password`` for a vendor's auth, as a command-line user expects.
 
     The user name is the one given, else the vendor's environment variable.
-    The password is the one given, else ``{PREFIX}_PASSWORD`` (only when that
-    variable's user is the one logging in: it is never sent as another user's
-    password), else a prompt at the terminal, asked only if a login is needed.
-    ``user_hint``/``password_hint`` say how to give them on this command line.
+    The password is the one given, else whatever the auth finds in the order
+    every front end shares (:mod:`auth_plugins.core.secrets`: a command, the
+    environment variable, the keyring), else a prompt at the terminal, asked
+    only if a login is needed. ``{PREFIX}_PASSWORD`` and its ``_COMMAND`` are
+    used only when the user-name variable names the user logging in (they are
+    never sent as another user's password). ``user_hint``/``password_hint`` say
+    how to give them on this command line.
     """
+    from .core.secrets import AskLast, keyring_enabled
+
     user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
     password_env = f"{vendor.env_prefix}_PASSWORD"
-    env_user = (os.environ.get(user_env) or "").strip()
-    user = (username or "").strip() or env_user
+    user = (username or "").strip() or (os.environ.get(user_env) or "").strip()
     if not user:
         raise ConfigError(
             f"{vendor.title} needs your {vendor.username_label}: give {user_hint} or set {user_env}"
         )
-    secret: Any = password or None
-    if secret is None and (not env_user or env_user.lower() == user.lower()):
-        secret = os.environ.get(password_env) or None
-    if secret is None:
-        how = f"give {password_hint}, " if password_hint else ""
-        secret = password_prompt(
-            f"{vendor.title} password for {user}: ",
-            f"{vendor.title} needs the password of {user} to log in: "
-            f"{how}set {password_env}, or run in a terminal to be asked",
-        )
-    return {"username": user, "password": secret}
+    if password:
+        return {"username": user, "password": password}
+    how = f"give {password_hint}, " if password_hint else ""
+    keep = (
+        f"keep it in the keyring (auth-plugins login {vendor.name} {user})"
+        if keyring_enabled()
+        else "pip install 'auth-plugins[keyring]' to keep it in the keyring"
+    )
+    prompt = password_prompt(
+        f"{vendor.title} password for {user}: ",
+        f"{vendor.title} needs the password of {user} to log in: {how}set {password_env} "
+        f"or {password_env}_COMMAND (a command printing it), {keep}, "
+        "or run in a terminal to be asked",
+    )
+    return {"username": user, "password": AskLast(prompt)}
 
 
 def command_line_hint(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> AuthPluginError:

@@ -9,8 +9,10 @@ package ships for users' own test suites (``auth_plugins.pytest_plugin``).
 from __future__ import annotations
 
 import os
+import types
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -41,10 +43,32 @@ def clean_environment(
         if name.startswith(PACKAGE_ENV_PREFIXES):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AUTH_PLUGINS_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
+    # Never the machine's own keyring: the backend that has no entries (tests of the
+    # keyring pick a file backend in a temp folder: the file_keyring fixture).
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     # HTTPie keeps its config (and would write update checks) under this folder.
     monkeypatch.setenv("HTTPIE_CONFIG_DIR", str(tmp_path_factory.mktemp("httpie-config")))
     # Auth objects with the same credentials share a store in a process: not across tests.
     monkeypatch.setattr(stores_choose, "_by_credentials", weakref.WeakValueDictionary())
+
+
+@pytest.fixture
+def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    """keyrings.alt's plain-text file keyring in a temp folder, for this process and children.
+
+    Chosen the way a user chooses one, by PYTHON_KEYRING_BACKEND; yields the
+    ``keyring`` module to read and write it with.
+    """
+    import keyring
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "keyring-config"))
+    keyring.core.init_backend()  # read the variable again, as a new process does
+    assert type(keyring.get_keyring()).__name__ == "PlaintextKeyring"
+    yield keyring
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    keyring.core.init_backend()
 
 
 @pytest.fixture

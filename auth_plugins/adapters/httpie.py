@@ -5,7 +5,9 @@ imports nothing of ours at module level: the vendors, pluggy and the token
 store load when the first request needs a token.
 
 Credentials: ``-a USER:PASSWORD``; ``-a USER`` alone (the password comes from
-the environment, or is asked for at the terminal only if a login is needed);
+a ``*_PASSWORD_COMMAND``, the environment or the keyring, in the order every
+front end shares (:mod:`auth_plugins.core.secrets`), or is asked for at the
+terminal; all of it only if a login is needed);
 no ``-a``: ``~/.netrc`` for the API host (HTTPie reads it), else the vendor's
 environment variables. Tokens are kept between runs in the token cache
 (:func:`auth_plugins.stores.token_store_from_env`).

@@ -20,7 +20,7 @@ from .errors import LoginError
 from .messages import Answer, Call, json_call
 from .settings import Settings
 from .tokens import Token
-from .vendor import Vendor, fill, fill_headers
+from .vendor import Vendor, fill, fill_headers, template_names
 
 T = TypeVar("T")
 #: A login step: yields calls, receives answers, returns a ``T``.
@@ -75,7 +75,9 @@ def refresh(
     """Trade a refresh token for a new token (and, usually, a new refresh token)."""
     assert vendor.refresh_path is not None
     what = "token refresh"
-    values = {**settings.values(), "refresh_token": refresh_token}
+    # Only what the refresh call sends: a refresh needs no password (no command, no keyring).
+    needed = template_names(vendor.refresh_body) | template_names(vendor.login_headers)
+    values = {**settings.values(needed), "refresh_token": refresh_token}
     answer = yield json_call(
         vendor.title,
         what,

@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 from ..stores.base import Failure, FleetStore, TokenKey, TokenStore
 from . import failures
-from .errors import AuthPluginError, LoginError, TwoFactorRequired
+from .errors import AuthPluginError, InvalidCredentials, LoginError, TwoFactorRequired
 from .exchange import Deadline, Flow, Send, drive, password_login, refresh
 from .settings import Settings
 from .tokens import Token
@@ -266,7 +266,11 @@ class Renewal:
             else:
                 logger.info("%s: refreshed the token for %s", self.vendor.name, self.key.username)
                 return token
-        token = yield from self._password_login(deadline)
+        try:
+            token = yield from self._password_login(deadline)
+        except InvalidCredentials as exc:
+            self.settings.explain(exc)  # "the password came from the keyring (...)"
+            raise
         why = "token rejected" if rejected else "token expired" if previous else "first request"
         logger.info(
             "%s: logged in as %s (%s); token %s",
