@@ -11,6 +11,7 @@ shows, with the sandbox's own counters:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from auth_plugins import TeamUpAuth, Up2MoneyAuth
+from auth_plugins import MemoryTokenStore, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
     DEMO_TEAMUP_PASSWORD,
@@ -79,6 +80,34 @@ def run_httpie(sandbox: Sandbox) -> None:
             print(f"http run {run}: {status_line}; logins made by this run: {made}")
 
 
+def run_httpx(sandbox: Sandbox) -> None:
+    """The same auth class in an httpx.AsyncClient: 20 tasks at once make one login."""
+    try:
+        import httpx
+    except ImportError:
+        print("\n(httpx is not installed: pip install 'auth-plugins[httpx]' to see it here)")
+        return
+    url = sandbox.up2money_url + "/managed_accounts"
+    print(f"\n== up2money via httpx.AsyncClient: {url}")
+    auth = Up2MoneyAuth(
+        DEMO_UP2MONEY_EMAIL,
+        DEMO_UP2MONEY_PASSWORD,
+        secret=DEMO_UP2MONEY_SECRET,
+        base_url=sandbox.up2money_url,
+        token_store=MemoryTokenStore(),  # not the one the requests session above used
+    )
+    before = sandbox.logins("up2money")
+
+    async def calls() -> list[int]:
+        async with httpx.AsyncClient(auth=auth) as client:
+            answers = await asyncio.gather(*(client.get(url) for _ in range(CALLS)))
+        return [answer.status_code for answer in answers]
+
+    statuses = asyncio.run(calls())
+    made = sandbox.logins("up2money") - before
+    print(f"{CALLS} concurrent GETs -> status {sorted(set(statuses))}, logins made: {made}")
+
+
 def main() -> int:
     with Sandbox() as sandbox:
         print(f"sandbox running at {sandbox.url}")
@@ -100,6 +129,7 @@ def main() -> int:
         )
         run_vendor(sandbox, "up2money", up2money, sandbox.up2money_url + "/managed_accounts")
 
+        run_httpx(sandbox)
         run_httpie(sandbox)
 
         print("\n== sandbox counters")
