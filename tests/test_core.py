@@ -254,3 +254,30 @@ def test_a_non_http_base_url_is_refused() -> None:
     for base_url in ("ftp://t.example/api", "t.example/api", "file:///etc/passwd"):
         with pytest.raises(ConfigError, match="not an http"):
             TeamUpAuth("u", "p", direct_auth_key="k", base_url=base_url)
+
+
+def test_a_secret_is_hidden_as_json_writes_it_too() -> None:
+    from auth_plugins.core.answers import redact
+
+    secret = 'p\u00e4ssw\\ord"Secret'
+    echoed = json.dumps({"password": secret})  # as the login body carried it
+    assert "***" in redact(echoed, [secret])
+    assert "ssw" not in redact(echoed, [secret])
+
+
+@pytest.mark.parametrize(
+    ("headers", "readable"),
+    [
+        ({"Content-Length": "120"}, True),
+        ({"Content-Length": str(64 * 1024 + 1)}, False),
+        ({"Content-Length": "3000", "Content-Encoding": "gzip"}, True),
+        ({"Content-Length": "500000", "Content-Encoding": "gzip"}, False),
+        ({"Transfer-Encoding": "chunked"}, False),
+    ],
+)
+def test_an_api_error_body_is_read_only_when_it_says_it_is_small(
+    headers: dict[str, str], readable: bool
+) -> None:
+    from auth_plugins.core.answers import error_body_worth_reading
+
+    assert error_body_worth_reading(Headers(headers)) is readable

@@ -196,7 +196,7 @@ echoes = st.sampled_from(
 @given(
     status=st.sampled_from([200, 400, 401, 403, 423, 429, 500, 503]),
     template=echoes,
-    where=st.sampled_from(["message", "content-type", "reason", "code", "pending"]),
+    where=st.sampled_from(["message", "content-type", "reason", "code", "pending", "html"]),
 )
 def test_no_error_from_a_hostile_login_answer_holds_a_secret(
     sandbox: Sandbox, status: int, template: str, where: str
@@ -211,7 +211,12 @@ def test_no_error_from_a_hostile_login_answer_holds_a_secret(
     if where == "content-type":
         headers = {"Content-Type": text.replace("\x1b", "").replace("\x07", "")}
     raw = json.dumps(body).encode()
-    sandbox.script_login("teamup", status, raw if where != "content-type" else b"<html>", headers)
+    if where == "content-type":
+        raw = b"<html>"
+    if where == "html":  # a login page that echoes what it was sent: not JSON
+        headers = {"Content-Type": "text/html"}
+        raw = f"<html>you sent {text}</html>".encode()
+    sandbox.script_login("teamup", status, raw, headers)
     auth = TeamUpAuth(
         DEMO_TEAMUP_USERNAME,
         DEMO_TEAMUP_PASSWORD,
@@ -350,3 +355,72 @@ def test_retry_after_is_bounded(header: str) -> None:
             continue
         wait = retry_after(answer)
         assert wait is None or 0.0 <= wait <= MAX_RETRY_AFTER
+
+
+# -- regressions found by an attack from outside ---------------------------------------------
+
+
+def test_numbers_too_large_for_a_float_are_bounded_not_raised(tmp_path: Path) -> None:
+    from auth_plugins.core.answers import MAX_LIFETIME, read_token
+    from auth_plugins.vendors.teamup import TEAMUP
+
+    body = b'{"access_token": "tok", "expires_in": ' + b"9" * 400 + b"}"
+    token = read_token(TEAMUP, Answer(200, Headers(), body), [], idle_timeout=None, now=0.0)
+    assert token.expires_at == MAX_LIFETIME
+    store = FileTokenStore(tmp_path)
+    store.save(KEY, __import__("auth_plugins").Token("t"))
+    path = next(tmp_path.glob("*.json"))
+    path.write_text(
+        json.dumps({"key": list(KEY), "token": {"access_token": "t", "expires_at": int("9" * 400)}})
+    )
+    loaded = store.load(KEY)
+    assert loaded is not None
+    assert loaded.expires_at is None
+
+
+def test_a_refresh_token_too_long_to_store_is_not_kept() -> None:
+    from auth_plugins.core.answers import MAX_TOKEN_LENGTH, read_token
+    from auth_plugins.vendors.teamup import TEAMUP
+
+    body = json.dumps({"access_token": "tok", "refresh_token": "r" * (MAX_TOKEN_LENGTH + 1)})
+    token = read_token(TEAMUP, Answer(200, Headers(), body.encode()), [], idle_timeout=None)
+    assert token.refresh_token is None  # else every later process would refuse the cache
+
+
+def test_a_bare_allowed_host_gets_the_token_over_https_only() -> None:
+    auth = Up2MoneyAuth("a@b.c", "pw", secret="XSECRET-1", allowed_hosts=["files.example"])
+    assert auth.applies_to("https://files.example/doc")
+    assert not auth.applies_to("http://files.example/doc")
+    with pytest.raises(ConfigError, match="plain http"):
+        Up2MoneyAuth("a@b.c", "pw", secret="XSECRET-1", allowed_hosts=["http://files.example"])
+
+
+def test_threads_racing_the_first_request_all_get_an_answer(sandbox: Sandbox) -> None:
+    # A cold process: the adapter module is imported by the first thread while the others
+    # already ask for it.
+    script = f"""
+import threading, requests
+from auth_plugins import TeamUpAuth
+auth = TeamUpAuth({DEMO_TEAMUP_USERNAME!r}, {DEMO_TEAMUP_PASSWORD!r},
+                  direct_auth_key={DEMO_TEAMUP_DIRECT_AUTH_KEY!r}, base_url={sandbox.teamup_url!r})
+barrier, out = threading.Barrier(16), []
+def go():
+    barrier.wait()
+    try:
+        answer = requests.get({sandbox.teamup_url!r} + "/customers", auth=auth, timeout=30)
+        out.append(answer.status_code)
+    except Exception as exc:
+        out.append(type(exc).__name__)
+threads = [threading.Thread(target=go) for _ in range(16)]
+[t.start() for t in threads]
+[t.join(60) for t in threads]
+print(sorted(map(str, out)))
+"""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == str(["200"] * 16), result.stdout + result.stderr
+    assert sandbox.logins("teamup") == 1

@@ -28,6 +28,7 @@ transport) lets the httpx error itself through, wiped the same way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import weakref
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import httpx
 
+from ..core.answers import error_body_worth_reading
 from ..core.errors import AuthPluginError, BodyNotReplayable, LoginError
 from ..core.exchange import Flow
 from ..core.messages import Answer, Headers
@@ -75,11 +77,16 @@ class LiveHeaders(Headers):
 
 
 def api_answer(response: httpx.Response) -> Answer:
-    """An API answer for the vendor's checks; the body only of an error (already read)."""
+    """An API answer for the vendor's checks; the body only of an error read already."""
+    body = b""
+    if response.status_code >= 400:
+        # Left unread when too large to read for the caller (see error_body_worth_reading).
+        with contextlib.suppress(httpx.ResponseNotRead):
+            body = response.content
     return Answer(
         status=response.status_code,
         headers=LiveHeaders(response.headers),
-        body=response.content if response.status_code >= 400 else b"",
+        body=body,
         reason=response.reason_phrase if response.status_code >= 400 else "",
         url=response.url.path or "/",
     )
@@ -193,7 +200,7 @@ def sync_auth_flow(auth: PasswordAuth, request: httpx.Request) -> HttpxFlow[None
     attach(auth, request, token)
     sent_at = time.time()
     response = yield request
-    if response.status_code >= 400:
+    if response.status_code >= 400 and error_body_worth_reading(response.headers):
         response.read()
     answer = api_answer(response)
     if not auth._refused(answer, token):
@@ -205,7 +212,7 @@ def sync_auth_flow(auth: PasswordAuth, request: httpx.Request) -> HttpxFlow[None
     request = resend(auth, request, token)
     sent_at = time.time()
     response = yield request
-    if response.status_code >= 400:
+    if response.status_code >= 400 and error_body_worth_reading(response.headers):
         response.read()
     answer = api_answer(response)
     if auth._refused(answer, token):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import httpx
 
+from ..core.answers import error_body_worth_reading
 from ..core.errors import LoginError
 from ..core.exchange import Flow
 from ..core.messages import Answer, Call
@@ -151,7 +152,7 @@ async def async_auth_flow(
             request = shared.resend(auth, request, token)
         sent_at = time.time()
         response = yield request
-        if response.status_code >= 400:
+        if response.status_code >= 400 and error_body_worth_reading(response.headers):
             await response.aread()
         answer = shared.api_answer(response)
         if not auth._refused(answer, token):

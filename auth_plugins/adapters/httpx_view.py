@@ -44,7 +44,9 @@ def new_instance(cls: type[T]) -> T:
 def adapter(name: str) -> ModuleType:
     """``auth_plugins.adapters.<name>``, or a ConfigError naming the extra when httpx is missing."""
     loaded = sys.modules.get(f"{__package__}.{name}")
-    if loaded is not None:  # every request asks: skip the import machinery
+    # Every request asks: skip the import machinery, but not for a module another
+    # thread is still importing (import_module waits for it to finish).
+    if loaded is not None and not getattr(loaded.__spec__, "_initializing", False):
         return loaded
     try:
         return importlib.import_module(f"{__package__}.{name}")

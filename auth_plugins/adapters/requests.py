@@ -32,6 +32,7 @@ import requests
 from requests.cookies import extract_cookies_to_jar
 from requests.utils import rewind_body
 
+from ..core.answers import error_body_worth_reading
 from ..core.errors import AuthPluginError, BodyNotReplayable
 from ..core.messages import Answer
 from ..core.tokens import Token
@@ -86,7 +87,7 @@ def on_response(
     elif auth._connection is not None:
         connection, send_kwargs = auth._connection
     carried = _carried(auth, request)
-    answer = api_answer(response)
+    answer = api_answer(response, streamed=bool(send_kwargs.get("stream")))
     held = getattr(request, _HELD, None)
     if held is None and not auth._refused(answer, carried):
         return _accepted(auth, response, answer, carried)
@@ -148,7 +149,7 @@ def _resend(
     if response.is_redirect:
         # requests (and HTTPie) build the next hop from the original request object.
         _headers_for_redirect(auth, response, request)
-    answer = api_answer(response)
+    answer = api_answer(response, streamed=bool(send_kwargs.get("stream")))
     if not auth._refused(answer, token):
         return _accepted(auth, response, answer, token)
     logger.warning(
@@ -187,7 +188,7 @@ def _carried(auth: PasswordAuth, request: requests.PreparedRequest) -> Optional[
     return token if all(request.headers.get(k) == v for k, v in headers.items()) else None
 
 
-def api_answer(response: requests.Response) -> Answer:
+def api_answer(response: requests.Response, *, streamed: bool = False) -> Answer:
     """An API answer for the vendor's checks: status, headers, and the body of an error.
 
     A success's body is left unread: it may be a large download the caller streams.
@@ -196,13 +197,10 @@ def api_answer(response: requests.Response) -> Answer:
     status = response.status_code
     if status < 400:
         return Answer(status, response.headers)
-    return Answer(
-        status,
-        response.headers,
-        response.content or b"",
-        response.reason or "",
-        url_path(response.url),
-    )
+    # Without stream=True requests reads the whole body right after the hooks anyway.
+    readable = not streamed or error_body_worth_reading(response.headers)
+    body = response.content or b"" if readable else b""
+    return Answer(status, response.headers, body, response.reason or "", url_path(response.url))
 
 
 # -- bodies ----------------------------------------------------------------------

@@ -8,13 +8,14 @@ one line, clipped and with secrets redacted before it reaches a message.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from .errors import AccountLocked, AuthPluginError, InvalidCredentials, LoginError, RateLimited
-from .messages import Answer
+from .messages import MAX_ANSWER_BYTES, Answer
 from .tokens import Token
 from .vendor import Vendor
 
@@ -30,6 +31,8 @@ CODE_LIMIT = 60
 MIN_LIFETIME = 1.0
 #: ... and one longer than this as this (a year): no token is trusted for ever.
 MAX_LIFETIME = 365 * 24 * 3600.0
+#: A compressed API error body is read only up to this size (it inflates at most ~1000x).
+MAX_COMPRESSED_ERROR = 4 * 1024
 #: The longest wait a rate limit may impose (a day); longer or odd values are clipped.
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -85,7 +88,11 @@ def read_token(
         stated = bounded_seconds(dig(data, vendor.expires_in_field), MIN_LIFETIME, MAX_LIFETIME)
         lifetime = stated if stated is not None else lifetime
     refresh_token = dig(data, vendor.refresh_token_field) if vendor.refresh_token_field else None
-    if not (isinstance(refresh_token, str) and refresh_token and header_safe(refresh_token)):
+    if not (
+        isinstance(refresh_token, str)
+        and 0 < len(refresh_token) <= MAX_TOKEN_LENGTH  # what a store reads back, too
+        and header_safe(refresh_token)
+    ):
         refresh_token = None
     return Token(
         access_token=access_token,
@@ -114,7 +121,10 @@ def bounded_seconds(value: Any, low: float, high: float) -> Optional[float]:
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf if value > 0 else -math.inf
     if math.isnan(number) or number <= 0:
         return None
     return min(max(number, low), high)
@@ -124,17 +134,17 @@ def read_json(
     vendor: Vendor, answer: Answer, secrets: Iterable[str] = (), *, what: str = "login"
 ) -> Any:
     """The answer's JSON; a :class:`LoginError` saying what came instead."""
-    try:
-        if answer.oversized:
-            raise ValueError("too large")
-        return answer.json()
-    except ValueError:
+    parsed, data = (False, None) if answer.oversized else _parse(answer)
+    if not parsed:
+        # Raised outside any except block: a JSONDecodeError keeps the whole answer
+        # (which may echo the password) in .doc, and would ride along as __context__.
         raise LoginError(
             f"{vendor.title} {what} answered HTTP {answer.status} with "
             f"{describe_body(answer, secrets)}, not the JSON it documents; is the base URL "
             "right?",
             status=answer.status,
-        ) from None
+        )
+    return data
 
 
 def login_error(
@@ -211,11 +221,33 @@ def json_object(answer: Any) -> Optional[dict[str, Any]]:
     Takes an :class:`Answer` or anything with a ``json()`` method (a
     ``requests.Response``): vendor hooks call it on either.
     """
+    parsed, data = _parse(answer)
+    return data if parsed and isinstance(data, dict) else None
+
+
+def _parse(answer: Any) -> tuple[bool, Any]:
+    """``(True, value)`` for a JSON body, ``(False, None)`` for anything else.
+
+    Nothing of a failed parse is kept: its error holds the whole body.
+    """
     try:
-        data = answer.json()
+        return True, answer.json()
     except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+        return False, None
+
+
+def error_body_worth_reading(headers: Mapping[str, str]) -> bool:
+    """May an API error body be read for the vendor's checks before the caller sees it?
+
+    Only one that says it is small (``Content-Length``) and, when compressed,
+    small enough that no inflation costs much: the caller may be streaming a
+    body it never reads, and a gzip bomb of an error is not ours to open.
+    """
+    length = headers.get("Content-Length", "").strip()
+    if not length.isdigit():
+        return False
+    limit = MAX_COMPRESSED_ERROR if headers.get("Content-Encoding") else MAX_ANSWER_BYTES
+    return int(length) <= limit
 
 
 def describe_body(answer: Answer, secrets: Iterable[str] = ()) -> str:
@@ -282,12 +314,19 @@ def secret_values(vendor: Vendor, values: Mapping[str, Any]) -> list[str]:
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret value replaced by ``***``.
 
-    Longest first, so that a secret containing another is hidden whole.
+    Longest first, so that a secret containing another is hidden whole; each also
+    as JSON writes it (a server echoing the login body shows ``\\u00e4`` for ``ä``).
     """
-    for secret in sorted(set(secrets), key=len, reverse=True):
+    forms = {form for secret in secrets if secret for form in _written_forms(secret)}
+    for secret in sorted(forms, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def _written_forms(secret: str) -> set[str]:
+    """``secret`` as it is, and as a JSON string body carries it (escaped)."""
+    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
 
 
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:

@@ -98,7 +98,13 @@ class Scope:
             allowed_hosts = [allowed_hosts]
         for entry in allowed_hosts:
             if "://" in entry:
-                self.origins.add(origin(entry))
+                allowed = origin(entry)
+                if allowed[0] == "http" and not is_loopback(allowed[1]):
+                    raise ConfigError(
+                        f"refusing to send the {vendor.title} token over plain http to "
+                        f"{allowed[1]}; allow an https:// origin (plain http only to loopback)"
+                    )
+                self.origins.add(allowed)
             else:
                 self.hosts.add(entry.strip().rstrip(".").lower())
 
@@ -110,6 +116,10 @@ class Scope:
         if url == last_url:
             return verdict
         found = origin(url)
-        verdict = found in self.origins or (found[0] in DEFAULT_PORTS and found[1] in self.hosts)
+        # A bare allowed host gets the token over https (plain http: loopback only).
+        verdict = found in self.origins or (
+            found[1] in self.hosts
+            and (found[0] == "https" or (found[0] == "http" and is_loopback(found[1])))
+        )
         self._last = (url, verdict)
         return verdict

@@ -72,10 +72,9 @@ class CommandSecret(LazySecret):
             raise self._failed(f"exited with status {status}", err, printed)
         if len(out) > OUTPUT_LIMIT:
             raise self._failed(f"printed more than {OUTPUT_LIMIT} bytes", err, printed)
-        try:
-            text = out.decode("utf-8")
-        except UnicodeDecodeError:
-            raise self._failed("printed something that is not UTF-8 text", err, printed) from None
+        text = _utf8(out)
+        if text is None:  # raised here: the decode error would keep the output (the secret)
+            raise self._failed("printed something that is not UTF-8 text", err, printed)
         # ``pass show`` prints the password on line 1 and notes below it.
         first = text.split("\n", 1)[0].rstrip("\r")
         if not first:
@@ -162,3 +161,11 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     except OSError:
         pass
     process.wait()
+
+
+def _utf8(data: bytes) -> Optional[str]:
+    """``data`` as UTF-8 text, ``None`` when it is not (nothing of the error kept)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -244,6 +244,7 @@ def _keyring_call(method: str, *args: str, alternatives: str) -> Any:
             "the keyring package is not installed: pip install 'auth-plugins[keyring]', "
             f"or use {alternatives}"
         ) from None
+    failure: Optional[ConfigError] = None
     try:
         found = getattr(keyring, method)(*args)
     except PasswordDeleteError:
@@ -252,8 +253,10 @@ def _keyring_call(method: str, *args: str, alternatives: str) -> Any:
         # The backend's own words say what is missing (e.g. "No recommended backend
         # was available"); the secret is taken out of them, in case one echoes it.
         said = quote(redact(str(exc), args[2:]), 200)
-        raise ConfigError(
+        failure = ConfigError(
             f"no usable keyring ({type(exc).__name__}: {said}); on a headless server or in a "
             f"container, use {alternatives} instead"
-        ) from None
+        )
+    if failure is not None:  # raised here: the backend's error may hold the secret stored
+        raise failure
     return True if method == "delete_password" else found

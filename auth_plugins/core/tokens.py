@@ -125,6 +125,10 @@ def _sendable(value: Any) -> bool:
 
 
 def _optional_number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits: not a time
+        return None
+    return number if math.isfinite(number) else None
