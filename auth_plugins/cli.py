@@ -153,6 +153,8 @@ def _logout(options: argparse.Namespace) -> int:
     store = _listable_store()
     if options.forget_password and not options.vendor:
         raise ConfigError("--forget-password needs the vendor: auth-plugins logout VENDOR ...")
+    if options.vendor:
+        _check_vendor(options.vendor, store)
     removed = store.clear(options.vendor)
     print(f"removed {removed} stored token(s) from {_where(store)}")
     if options.forget_password:
@@ -160,6 +162,22 @@ def _logout(options: argparse.Namespace) -> int:
 
         forget_password(options.vendor, options.user)
     return 0
+
+
+def _check_vendor(name: str, store: Any) -> None:
+    """A typo must not report "removed 0" and exit 0: unknown vendors are an error.
+
+    A vendor whose plugin was uninstalled but whose tokens are still stored is
+    not unknown here: logging it out is how those tokens go.
+    """
+    from .plugins import get_vendor
+
+    try:
+        get_vendor(name)
+    except ConfigError:
+        stored: list[Any] = store.keys()
+        if not any(key.vendor == name for key in stored):
+            raise
 
 
 def _tokens(_: argparse.Namespace) -> int:
