@@ -54,8 +54,10 @@ def read_index(path: Path) -> Iterator[TokenKey]:
             with contextlib.suppress(ValueError, RecursionError):
                 entries.append(json.loads(line))
     for parts in entries:
-        if isinstance(parts, list) and len(parts) == 3 and all(
-            isinstance(part, str) for part in parts
+        if (
+            isinstance(parts, list)
+            and len(parts) == 3
+            and all(isinstance(part, str) for part in parts)
         ):
             yield TokenKey(*parts)
 
