@@ -359,6 +359,42 @@ def test_listing_reads_the_index_not_every_file(store: FileTokenStore, cache: Pa
     assert store.keys() == sorted(keys[1:])
 
 
+def test_a_request_served_from_a_stored_token_takes_no_lock(
+    sandbox: Sandbox, cache: Path, tmp_path: Path
+) -> None:
+    # Processes sharing the folder must not pay for the lock (nor import a lock
+    # library) when the stored token is good: the first look is lock-free.
+    code = (
+        "import sys, requests\n"
+        "from auth_plugins import FileTokenStore, TeamUpAuth\n"
+        "store = FileTokenStore(sys.argv[1])\n"
+        "auth = TeamUpAuth(sys.argv[2], sys.argv[3], direct_auth_key=sys.argv[4],\n"
+        "                  base_url=sys.argv[5], token_store=store)\n"
+        "response = requests.get(sys.argv[5] + '/customers', auth=auth, timeout=10)\n"
+        "loaded = [m for m in ('filelock', 'auth_plugins.stores.lockfile') if m in sys.modules]\n"
+        "print(response.status_code, len(response.history), loaded)\n"
+    )
+    args = [
+        str(cache),
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        sandbox.teamup_url,
+    ]
+
+    def child() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    # The first process logs in (under the lock), the second finds the token.
+    assert child() == "200 1 ['auth_plugins.stores.lockfile']"
+    assert child() == "200 0 []"
+    assert sandbox.logins("teamup") == 1
+
+
 # -- logout and settings -------------------------------------------------------------------
 
 
