@@ -39,7 +39,9 @@ class FileTokenStore:
     start; files are written whole to a temporary file and renamed into place;
     a lock file per key makes two processes with an empty cache log in once.
     Files hold tokens only, never passwords. A file that cannot be read is
-    ignored with a warning and replaced at the next login.
+    ignored with a warning and replaced at the next login. A folder, file or
+    lock file that is a symbolic link or belongs to another user is never
+    followed or re-permissioned: a :class:`ConfigError` says so.
     """
 
     persistent = True
@@ -253,20 +255,55 @@ class FileTokenStore:
         )
 
     def _ensure_directory(self) -> None:
+        """Make the folder 0700, or check the one there: ours, private, not a link.
+
+        Another user who can write near the folder (a shared /tmp) could have
+        made it first, or put a link there: such a folder is refused, never
+        followed or re-permissioned. Only a folder of ours is ever tightened,
+        through a descriptor opened without following links.
+        """
+        if os.name != "posix":  # pragma: no cover - the checks below are POSIX's
+            try:
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+            return
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # checked below, whoever made it
+                os.mkdir(self.directory, 0o700)
+            info = os.lstat(self.directory)
         except OSError as exc:
             raise self._unusable(exc) from None
-        if os.name == "posix":
-            info = self.directory.stat()
-            if info.st_mode & 0o077:
-                if info.st_uid != os.getuid():
+        fix = f"set {CACHE_DIR_ENV} to a private folder of yours"
+        if stat.S_ISLNK(info.st_mode):
+            raise ConfigError(
+                f"the token cache folder {self.directory} is a symbolic link, which is "
+                f"never followed; remove it, or {fix}"
+            )
+        if not stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"the token cache folder {self.directory} is not a folder; {fix}")
+        if info.st_uid != os.getuid():
+            raise ConfigError(
+                f"the token cache folder {self.directory} belongs to another user "
+                f"(uid {info.st_uid}); {fix}"
+            )
+        if info.st_mode & 0o077:
+            # Our own folder, made loose by hand or an old umask: tighten it. The
+            # descriptor pins the folder checked above (a swap cannot redirect it).
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            try:
+                fd = os.open(self.directory, flags)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+            try:
+                if os.fstat(fd).st_uid != os.getuid():
                     raise ConfigError(
-                        f"the token cache folder {self.directory} is readable by others and "
-                        f"not yours; set {CACHE_DIR_ENV} to a private folder"
+                        f"the token cache folder {self.directory} changed owner; {fix}"
                     )
-                # Our own folder, made loose by hand or an old umask: tighten it.
-                os.chmod(self.directory, 0o700)
+                os.fchmod(fd, 0o700)
+            finally:
+                os.close(fd)
 
     def __repr__(self) -> str:
         return f"<FileTokenStore directory={str(self.directory)!r}>"

@@ -15,6 +15,9 @@ Opening never follows a symbolic link (``O_NOFOLLOW``: a link planted at the
 lock path is refused, never truncated or created through), and a lock file
 that belongs to another user is refused with a clear error instead of being
 waited on. Elsewhere (Windows) the ``filelock`` package does the locking.
+Not ``filelock`` on POSIX: how it opens a lock file (following a link or
+not, unlinking it or not) has changed between its versions, and none of them
+checks the file's owner, so pinning a version would not give all of the above.
 This module imports only the standard library, and ``filelock`` only there.
 """
 
