@@ -14,7 +14,6 @@ loop), every step that runs a plugin's code is guarded on its own.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import threading
@@ -22,14 +21,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pluggy
 
 from . import hookspecs
 from .auth import PasswordAuth
+from .builtin import BUILTIN_PLUGINS, BUILTIN_SOURCE, VendorEntry, builtin_vendor, register_into
 from .errors import AuthPluginError, ConfigError
-from .vendor import Vendor
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -53,8 +52,6 @@ __all__ = [
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 LOAD_ENV = "AUTH_PLUGINS_LOAD"
 STRICT_ENV = "AUTH_PLUGINS_STRICT"
-BUILTIN_PLUGINS = ("auth_plugins.vendors.teamup", "auth_plugins.vendors.up2money")
-BUILTIN_SOURCE = "built-in"
 
 
 class PluginLoadError(AuthPluginError):
@@ -63,17 +60,6 @@ class PluginLoadError(AuthPluginError):
 
 class PluginWarning(UserWarning):
     """A plugin could not be used; it was skipped and everything else works."""
-
-
-@dataclass(frozen=True)
-class VendorEntry:
-    """A registered vendor, how to build its auth, and where it came from."""
-
-    vendor: Vendor
-    #: ``factory(**options)`` builds the vendor's auth.
-    factory: Callable[..., PasswordAuth]
-    #: ``"built-in"``, or ``"plugin NAME (DISTRIBUTION VERSION)"``.
-    source: str
 
 
 @dataclass(frozen=True)
@@ -121,7 +107,11 @@ def _load() -> _Loaded:
     sources: dict[str, str] = {}
     for module_name in BUILTIN_PLUGINS:
         # Our own code: a failure here is a bug to see, not a plugin to skip.
-        manager.register(importlib.import_module(module_name), module_name)
+        module = importlib.import_module(module_name)
+        # Marked here, not where it is written: importing a built-in vendor then
+        # needs no pluggy, and `http --auth-type teamup` never imports it.
+        hookspecs.hookimpl(module.register_vendors)
+        manager.register(module, module_name)
         sources[module_name] = BUILTIN_SOURCE
     from .discovery import selected_entry_points
 
@@ -189,7 +179,7 @@ def _collect(manager: pluggy.PluginManager, sources: dict[str, str]) -> dict[str
 def _run_register_vendors(impl: pluggy.HookImpl, source: str) -> list[VendorEntry]:
     """Call one plugin's hook; its vendors, or none if it raised."""
     staged: list[VendorEntry] = []
-    register = _register_into(staged, source)
+    register = register_into(staged, source)
     try:
         # pluggy passes only the arguments a hook function declares.
         impl.function(**{name: register for name in impl.argnames})
@@ -197,42 +187,6 @@ def _run_register_vendors(impl: pluggy.HookImpl, source: str) -> list[VendorEntr
         _problem(f"{source} failed to register its vendors: {_describe(exc)}")
         return []
     return staged
-
-
-def builtin_vendor(name: str) -> Optional[VendorEntry]:
-    """A built-in vendor by name, loading no plugin; ``None`` for any other name.
-
-    Built-in vendors register first and keep their names, so this is what
-    :func:`get_vendor` would return, without the entry-point scan: HTTPie's
-    ``--auth-type teamup`` pays only for the vendor it uses.
-    """
-    module_name = f"auth_plugins.vendors.{name.strip().lower()}"
-    if module_name not in BUILTIN_PLUGINS:
-        return None
-    staged: list[VendorEntry] = []
-    importlib.import_module(module_name).register_vendors(_register_into(staged, BUILTIN_SOURCE))
-    return next((entry for entry in staged if entry.vendor.name == name), None)
-
-
-def _register_into(staged: list[VendorEntry], source: str) -> Callable[..., None]:
-    """The ``register`` callback a hook receives: it checks and stages each vendor."""
-
-    def register(vendor: Vendor, auth_class: Optional[type[PasswordAuth]] = None) -> None:
-        if not isinstance(vendor, Vendor):
-            raise TypeError(f"register() takes a Vendor, not {type(vendor).__name__}")
-        factory: Callable[..., PasswordAuth]
-        if auth_class is None:
-            factory = functools.partial(PasswordAuth, vendor)
-        elif isinstance(auth_class, type) and issubclass(auth_class, PasswordAuth):
-            factory = auth_class
-        else:
-            raise TypeError(
-                f"register({vendor.name!r}, auth_class=...) takes a subclass of "
-                f"PasswordAuth, not {auth_class!r}"
-            )
-        staged.append(VendorEntry(vendor, factory, source))
-
-    return register
 
 
 def _describe(exc: BaseException) -> str:

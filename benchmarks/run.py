@@ -16,7 +16,9 @@ the same run, on the same machine, against the same local sandbox:
    against the same requests without auth;
 6. httpx, sync and async: per-request cost once logged in (target ratio at
    most 1.03), the longest event-loop stall during a 1 s login (goal 10 ms),
-   logins for 200 concurrent tasks on a cold start (goal 1).
+   logins for 200 concurrent tasks on a cold start (goal 1);
+7. listing 10,000 cached tokens in the file store (``auth-plugins tokens``)
+   against ``os.listdir`` of the same folder.
 
 ``--quick`` runs fewer rounds (a smoke test); ``--only 1,4`` picks benchmarks;
 ``--json FILE`` also writes the figures as JSON. The exit status is 0 unless
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_descriptors
 import bench_fleet
 import bench_httpx
+import bench_listing
 import bench_logins
 import bench_overhead
 import bench_startup
@@ -47,12 +50,12 @@ from benchlib import Row, SandboxProcess, format_table
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="which benchmarks, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="which benchmarks, e.g. 1,3")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     chosen = {part.strip() for part in args.only.split(",") if part.strip()}
-    known = {"1", "2", "3", "4", "5"}
+    known = {"1", "2", "3", "4", "5", "6", "7"}
     unknown = chosen - known
     if unknown:
         parser.error(f"--only takes {', '.join(sorted(known))}, not {', '.join(sorted(unknown))}")
@@ -75,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_httpx.run(sandbox, rounds, per_round)
     if "5" in chosen:
         rows += bench_descriptors.run((200,) if args.quick else (1_000, 10_000))
+    if "7" in chosen:
+        rows += bench_listing.run(1_000 if args.quick else 10_000, 3 if args.quick else 11)
     elapsed = time.perf_counter() - started
 
     print(format_table(rows))

@@ -10,6 +10,7 @@ auth's ``timeout``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -269,7 +270,8 @@ def test_a_hung_vendor_gives_login_error_within_the_timeout(
     assert 0.25 <= elapsed < 3.0
     assert caught.value.status is None
     message = str(caught.value)
-    assert "did not answer within 0.3s" in message
+    # The call is given what is left of the 0.3 s: on a busy machine a little less.
+    assert re.search(r"did not answer within 0\.(?:3|2\d*)s", message), message
     assert "timeout=" in message
     assert hung_vendor.login_attempts(vendor) == 1
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from auth_plugins import FileTokenStore
 from auth_plugins.cli import main
 from auth_plugins.sandbox import (
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
@@ -23,6 +24,8 @@ from auth_plugins.sandbox import (
     DEMO_UP2MONEY_SECRET,
     Sandbox,
 )
+from auth_plugins.stores import TokenKey
+from auth_plugins.tokens import Token
 
 COMMAND = str(Path(sys.executable).parent / "auth-plugins")
 
@@ -215,6 +218,40 @@ def test_logout_deletes_one_vendors_tokens_or_all(
     assert status == 0
     assert out.startswith("removed 2 stored token(s)")
     assert token_files() == []
+    # Nothing of the logged-out users is left: no lock, no record, no index entry.
+    assert sorted(Path(os.environ["AUTH_PLUGINS_CACHE_DIR"]).iterdir()) == []
+
+
+def test_logout_of_an_unknown_vendor_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    done = subprocess.run([COMMAND, "logout", "nosuch"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "no vendor named 'nosuch'" in line
+    assert "teamup" in line
+    assert "up2money" in line
+
+
+def test_logout_of_an_uninstalled_vendor_with_stored_tokens_clears_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = FileTokenStore()
+    store.save(TokenKey("gone", "https://gone.example", "alice"), Token("t"))
+    status, out, _ = run(capsys, "logout", "gone")
+    assert status == 0
+    assert out.startswith("removed 1 stored token(s)")
+
+
+def test_logout_removes_lock_files_a_killed_process_left(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = FileTokenStore()
+    key = TokenKey("teamup", "https://x.example", "alice")
+    store.save(key, Token("t"))
+    store._side_path(key, "lock").write_bytes(b"")  # as a process killed while holding it
+    store._side_path(key, "lock").chmod(0o600)
+    store._side_path(key, "attempts").write_bytes(b"{}")
+    assert run(capsys, "logout", "teamup")[0] == 0
+    assert sorted(Path(os.environ["AUTH_PLUGINS_CACHE_DIR"]).iterdir()) == []
 
 
 # -- help ----------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_folder_0700_and_files_0600_whatever_the_umask(store: FileTokenStore, ca
         store.save(KEY, Token("secret-token"))
     assert mode(cache) == 0o700
     files = list(cache.iterdir())
-    assert {path.suffix for path in files} == {".json", ".lock"}
+    assert {path.name.split(".")[-1] for path in files} == {"json", "index"}
     for path in files:
         assert mode(path) == 0o600, path
 
@@ -295,6 +295,104 @@ def test_lock_held_elsewhere_too_long_is_a_clear_error(
     refused = pytest.raises(AuthPluginError, match=r"held the token lock .* delete that file")
     with held_elsewhere, refused, store.lock(KEY):
         pass
+
+
+def test_no_lock_file_is_left_once_the_lock_is_let_go(store: FileTokenStore, cache: Path) -> None:
+    with store.lock(KEY):
+        assert list(cache.glob("*.lock")) != []
+        store.save(KEY, Token("t"))
+    assert list(cache.glob("*.lock")) == []
+
+
+def test_a_lock_file_unlinked_by_its_holder_is_not_taken_by_a_waiter(
+    store: FileTokenStore, cache: Path
+) -> None:
+    # A waiter that opened the old file before the holder unlinked it must not
+    # take it: the path then names a new file, and only one holder may exist.
+    from auth_plugins.stores import lockfile
+
+    lock_path = store._side_path(KEY, "lock")
+    cache.mkdir(mode=0o700)
+    held = 0
+    inside = threading.Event()
+    release = threading.Event()
+    results: list[int] = []
+
+    def holder() -> None:
+        with lockfile.hold(lock_path, 10):
+            inside.set()
+            assert release.wait(10)
+
+    def waiter() -> None:
+        nonlocal held
+        with lockfile.hold(lock_path, 10):
+            held += 1
+            results.append(held)
+            held -= 1
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert inside.wait(10)
+    waiters = [threading.Thread(target=waiter) for _ in range(4)]
+    for thread in waiters:
+        thread.start()
+    release.set()
+    for thread in [first, *waiters]:
+        thread.join(30)
+    assert results == [1, 1, 1, 1]
+    assert list(cache.glob("*.lock")) == []
+
+
+def test_listing_reads_the_index_not_every_file(store: FileTokenStore, cache: Path) -> None:
+    keys = [KEY._replace(username=f"user{n}") for n in range(20)]
+    for key in keys:
+        store.save(key, Token("t"))
+        store.save(key, Token("t2"))  # a refresh adds no index line
+    assert len((cache / "keys.index").read_text().splitlines()) == 20
+    # A token file the index does not name (an older version wrote it) is read instead.
+    (cache / "keys.index").write_text("")
+    assert store.keys() == sorted(keys)
+    # A line for a token that is gone, or a forged one, lists nothing.
+    store.delete(keys[0])
+    with open(cache / "keys.index", "a") as index:
+        index.write(json.dumps(list(keys[0])) + "\n" + json.dumps(["x", "y", "z"]) + "\n")
+    assert store.keys() == sorted(keys[1:])
+
+
+def test_a_request_served_from_a_stored_token_takes_no_lock(
+    sandbox: Sandbox, cache: Path, tmp_path: Path
+) -> None:
+    # Processes sharing the folder must not pay for the lock (nor import a lock
+    # library) when the stored token is good: the first look is lock-free.
+    code = (
+        "import sys, requests\n"
+        "from auth_plugins import FileTokenStore, TeamUpAuth\n"
+        "store = FileTokenStore(sys.argv[1])\n"
+        "auth = TeamUpAuth(sys.argv[2], sys.argv[3], direct_auth_key=sys.argv[4],\n"
+        "                  base_url=sys.argv[5], token_store=store)\n"
+        "response = requests.get(sys.argv[5] + '/customers', auth=auth, timeout=10)\n"
+        "loaded = [m for m in ('filelock', 'auth_plugins.stores.lockfile') if m in sys.modules]\n"
+        "print(response.status_code, len(response.history), loaded)\n"
+    )
+    args = [
+        str(cache),
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        sandbox.teamup_url,
+    ]
+
+    def child() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    # The first process logs in (under the lock), the second finds the token.
+    assert child() == "200 1 ['auth_plugins.stores.lockfile']"
+    assert child() == "200 0 []"
+    assert sandbox.logins("teamup") == 1
 
 
 # -- logout and settings -------------------------------------------------------------------

@@ -387,6 +387,45 @@ def test_importing_the_plugin_module_loads_nothing_heavy() -> None:
     assert not heavy & loaded
 
 
+def test_a_run_with_a_cached_token_imports_no_plugin_host_lock_or_parser(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What `http -A teamup` with a token in the cache pays for: no pluggy (the
+    # plugin host), no lock library, no platformdirs (the folder is given),
+    # not the auth-plugins command (argparse).
+    url = f"{sandbox.teamup_url}/customers"
+    assert run_http("-A", "teamup", "-a", TEAMUP_USER, url).returncode == 0
+    report = tmp_path / "modules.json"
+    code = (
+        "import json, sys\n"
+        "from httpie.core import main\n"
+        "args = ['http', '--ignore-stdin', '-A', 'teamup', '-a', sys.argv[1], sys.argv[2]]\n"
+        "status = main(args)\n"
+        "open(sys.argv[3], 'w').write(json.dumps([int(status), sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, TEAMUP_USER, url, str(report)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    status, loaded = json.loads(report.read_text())
+    assert status == 0
+    assert "auth_plugins.vendors.teamup" in loaded
+    unwanted = {
+        "pluggy",
+        "filelock",
+        "platformdirs",
+        "auth_plugins.plugins",
+        "auth_plugins.cli",
+        "auth_plugins.stores.lockfile",
+    }
+    assert not unwanted & set(loaded)
+    assert sandbox.logins("teamup") == 1
+
+
 # -- httpie.core.main in this process ------------------------------------------------------
 
 

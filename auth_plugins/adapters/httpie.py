@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import requests
 
     from ..auth import PasswordAuth
-    from ..plugins import VendorEntry
+    from ..builtin import VendorEntry
 
 #: What ``-a`` looks like, for messages.
 USER_HINT = "-a USER[:PASSWORD]"
@@ -82,12 +82,16 @@ class LazyVendorAuth:
         return request
 
     def _build(self, url: str) -> PasswordAuth:
-        from ..cli import accepts_keyword, command_line_options, terminal_two_factor
-        from ..plugins import builtin_vendor, get_vendor
+        from ..builtin import builtin_vendor
         from ..stores import token_store_from_env
+        from .terminal import accepts_keyword, command_line_options, terminal_two_factor
 
         if self.vendor:
-            entry = builtin_vendor(self.vendor) or get_vendor(self.vendor)
+            entry = builtin_vendor(self.vendor)
+            if entry is None:  # a plugin's vendor: only then the plugin host and pluggy
+                from ..plugins import get_vendor
+
+                entry = get_vendor(self.vendor)
         else:
             entry = _vendor_for_url(url)
         self._entry = entry
@@ -124,7 +128,7 @@ class LazyVendorAuth:
 
         if isinstance(exc, AuthPluginError):
             if self._entry is not None:
-                from ..cli import command_line_hint
+                from .terminal import command_line_hint
 
                 command_line_hint(exc, self._entry.vendor, USER_HINT)
             raise exc from None

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core.errors import AuthPluginError, ConfigError
+from ..core.errors import ConfigError
 from ..core.tokens import Token
 from .base import Failure, KeyLocks, TokenKey
+from .index import add_to_index, prune_index, read_index
 from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
@@ -26,6 +27,8 @@ CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
 MAX_FILE_BYTES = 64 * 1024
 #: How long a process waits for another one that is logging in with the same key.
 LOCK_TIMEOUT = 120.0
+#: The folder's index of keys (see :meth:`FileTokenStore.keys`).
+INDEX_NAME = "keys.index"
 
 
 class FileTokenStore:
@@ -36,7 +39,9 @@ class FileTokenStore:
     start; files are written whole to a temporary file and renamed into place;
     a lock file per key makes two processes with an empty cache log in once.
     Files hold tokens only, never passwords. A file that cannot be read is
-    ignored with a warning and replaced at the next login.
+    ignored with a warning and replaced at the next login. A folder, file or
+    lock file that is a symbolic link or belongs to another user is never
+    followed or re-permissioned: a :class:`ConfigError` says so.
     """
 
     persistent = True
@@ -73,7 +78,13 @@ class FileTokenStore:
 
     def save(self, key: TokenKey, token: Token) -> None:
         """Write the token for ``key`` atomically, readable by this user only."""
-        self._write(self._path(key), {"key": list(key), "token": token.to_dict()})
+        path = self._path(key)
+        new = not path.exists()
+        self._write(path, {"key": list(key), "token": token.to_dict()})
+        if new:
+            # Only a key's first file is indexed (refreshes are not), so the index
+            # grows with users, not with logins; logout compacts it.
+            add_to_index(self.directory / INDEX_NAME, key)
 
     def delete(self, key: TokenKey) -> None:
         """Remove the stored token for ``key``."""
@@ -82,14 +93,15 @@ class FileTokenStore:
 
     @contextlib.contextmanager
     def lock(self, key: TokenKey, *, expiry: Optional[float] = None) -> Iterator[object]:
-        """Hold this key's lock in this process (threads) and across processes (file lock).
+        """Hold this key's lock in this process (threads) and across processes (a lock file).
 
         ``expiry`` is not needed here: the system drops a dead process's file lock.
+        The lock file exists only while the lock is held (see :mod:`.lockfile`).
         """
-        import filelock  # only a store that is used pays for the import
+        from . import lockfile  # only a store that logs in pays for it
 
         self._ensure_directory()
-        lock_path = self._path(key).with_suffix(".lock")
+        lock_path = self._side_path(key, "lock")
         with self._thread_locks(key):
             # Re-entered by the thread that holds it: a second file lock on the
             # same file would wait for the first one until LOCK_TIMEOUT.
@@ -100,13 +112,8 @@ class FileTokenStore:
                     yield self
                     return
                 try:
-                    with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT, mode=0o600):
+                    with lockfile.hold(lock_path, LOCK_TIMEOUT):
                         yield self
-                except filelock.Timeout:
-                    raise AuthPluginError(
-                        f"another process has held the token lock {lock_path} for "
-                        f"{LOCK_TIMEOUT:.0f}s; if none is running, delete that file"
-                    ) from None
                 except OSError as exc:
                     if exc.filename is not None and Path(exc.filename) == lock_path:
                         raise self._unusable(exc) from None
@@ -161,14 +168,29 @@ class FileTokenStore:
     # -- beyond the protocol: listing and logout ----------------------------
 
     def keys(self) -> list[TokenKey]:
-        """The keys of every token file that can be read."""
-        found: list[TokenKey] = []
-        if not self.directory.is_dir():
-            return found
-        for path in sorted(self.directory.glob("*.json")):
+        """The keys of every token file that can be read, sorted.
+
+        Names come from the folder's index of keys (one line per key, appended
+        when a key's file is first written), checked against the token files
+        present: listing 10,000 tokens reads one file, not 10,000. A token file
+        the index misses (an index lost or written by an older version) is read.
+        """
+        try:
+            names = {name for name in os.listdir(self.directory) if name.endswith(".json")}
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found: set[TokenKey] = set()
+        for key in read_index(self.directory / INDEX_NAME):
+            # An index line names a key only if that key's file is here: a stale
+            # or tampered line cannot list a token that does not exist.
+            name = _file_name(key)
+            if name in names:
+                names.discard(name)
+                found.add(key)
+        for name in names:
             with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-                found.append(TokenKey(*_read_private_json(path)["key"]))
-        return found
+                found.add(TokenKey(*_read_private_json(self.directory / name)["key"]))
+        return sorted(found)
 
     def clear(self, vendor: Optional[str] = None) -> int:
         """Delete stored tokens (one vendor's, or all); returns how many files.
@@ -182,7 +204,7 @@ class FileTokenStore:
             return 0
         name = r"[^/\\]+" if vendor is None else re.escape(vendor)
         pattern = re.compile(
-            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts)|\.{name}-[0-9a-f]{{32}}\..*\.tmp)"
+            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts|lock)|\.{name}-[0-9a-f]{{32}}\..*\.tmp)"
         )
         removed = 0
         for path in self.directory.iterdir():
@@ -191,15 +213,13 @@ class FileTokenStore:
                     path.unlink()
                     if path.suffix == ".json":
                         removed += 1
+        prune_index(self.directory / INDEX_NAME, vendor)
         return removed
 
     # -- helpers ------------------------------------------------------------
 
     def _path(self, key: TokenKey) -> Path:
-        # A hash keeps file names short and free of odd characters; it is made
-        # of the key only, which holds no secret.
-        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
-        return self.directory / f"{key.vendor}-{digest}.json"
+        return self.directory / _file_name(key)
 
     def _side_path(self, key: TokenKey, kind: str) -> Path:
         return self._path(key).with_suffix(f".{kind}")
@@ -235,23 +255,65 @@ class FileTokenStore:
         )
 
     def _ensure_directory(self) -> None:
+        """Make the folder 0700, or check the one there: ours, private, not a link.
+
+        Another user who can write near the folder (a shared /tmp) could have
+        made it first, or put a link there: such a folder is refused, never
+        followed or re-permissioned. Only a folder of ours is ever tightened,
+        through a descriptor opened without following links.
+        """
+        if os.name != "posix":  # pragma: no cover - the checks below are POSIX's
+            try:
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+            return
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # checked below, whoever made it
+                os.mkdir(self.directory, 0o700)
+            info = os.lstat(self.directory)
         except OSError as exc:
             raise self._unusable(exc) from None
-        if os.name == "posix":
-            info = self.directory.stat()
-            if info.st_mode & 0o077:
-                if info.st_uid != os.getuid():
+        fix = f"set {CACHE_DIR_ENV} to a private folder of yours"
+        if stat.S_ISLNK(info.st_mode):
+            raise ConfigError(
+                f"the token cache folder {self.directory} is a symbolic link, which is "
+                f"never followed; remove it, or {fix}"
+            )
+        if not stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"the token cache folder {self.directory} is not a folder; {fix}")
+        if info.st_uid != os.getuid():
+            raise ConfigError(
+                f"the token cache folder {self.directory} belongs to another user "
+                f"(uid {info.st_uid}); {fix}"
+            )
+        if info.st_mode & 0o077:
+            # Our own folder, made loose by hand or an old umask: tighten it. The
+            # descriptor pins the folder checked above (a swap cannot redirect it).
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            try:
+                fd = os.open(self.directory, flags)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+            try:
+                if os.fstat(fd).st_uid != os.getuid():
                     raise ConfigError(
-                        f"the token cache folder {self.directory} is readable by others and "
-                        f"not yours; set {CACHE_DIR_ENV} to a private folder"
+                        f"the token cache folder {self.directory} changed owner; {fix}"
                     )
-                # Our own folder, made loose by hand or an old umask: tighten it.
-                os.chmod(self.directory, 0o700)
+                os.fchmod(fd, 0o700)
+            finally:
+                os.close(fd)
 
     def __repr__(self) -> str:
         return f"<FileTokenStore directory={str(self.directory)!r}>"
+
+
+def _file_name(key: TokenKey) -> str:
+    # A hash keeps file names short and free of odd characters; it is made
+    # of the key only, which holds no secret.
+    digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
+    return f"{key.vendor}-{digest}.json"
 
 
 def _default_cache_dir() -> str:

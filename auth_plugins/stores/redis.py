@@ -60,11 +60,23 @@ class RedisTokenStore:
         retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.prefix = prefix
+        #: The URL it was built from (``None``: a client was passed), to rebuild it when unpickled.
+        self._url = client if isinstance(client, str) else None
         self._link = RedisLink(client, retry_interval)
         #: What this process works from while Redis is away.
         self._fallback = MemoryTokenStore()
         self._thread_locks = KeyLocks()
         self._depth: dict[TokenKey, int] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A client holds sockets and locks: a copy (a worker process, deepcopy)
+        # makes its own client from the same URL and so shares the same Redis.
+        if self._url is None:
+            raise TypeError(
+                "a RedisTokenStore built on a client cannot be pickled or copied; "
+                "build it from a URL: RedisTokenStore('redis://host:6379/0')"
+            )
+        return (_rebuilt, (self._url, self.prefix, self._link.retry_interval))
 
     @property
     def client(self) -> Any:
@@ -227,6 +239,10 @@ class RedisTokenStore:
 
 #: "Redis did not answer", told apart from "no such key" (None).
 _MISSING: Any = object()
+
+
+def _rebuilt(url: str, prefix: str, retry_interval: float) -> RedisTokenStore:
+    return RedisTokenStore(url, prefix=prefix, retry_interval=retry_interval)
 
 
 def _get(name: Any, client: Any) -> Any:

@@ -13,7 +13,6 @@ from ..core.answers import quote
 from ..core.errors import ConfigError, TwoFactorRequired
 from ..core.messages import Answer
 from ..core.vendor import Option, Vendor
-from ..hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import httpx
@@ -242,7 +241,8 @@ class TeamUpAuth(PasswordAuth):
         return self.two_factor_handler is not None and self.two_factor_handler(self, error)
 
 
-@hookimpl
+# The plugin host marks this as the hook when it registers this module (see
+# auth_plugins.plugins): no pluggy import here, for HTTPie's start-up.
 def register_vendors(register: Any) -> None:
     """Register TeamUp."""
     register(TEAMUP, TeamUpAuth)

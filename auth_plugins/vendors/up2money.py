@@ -16,7 +16,6 @@ from ..core.errors import AuthPluginError, LoginError, StepUpRequired
 from ..core.messages import Answer
 from ..core.tokens import Token
 from ..core.vendor import Option, Vendor
-from ..hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import httpx
@@ -179,7 +178,8 @@ _SEND_OTP = ("/auth/stepup/send-otp", "step-up code request")
 _VERIFY_OTP = ("/auth/stepup/verify-otp", "step-up verification")
 
 
-@hookimpl
+# The plugin host marks this as the hook when it registers this module (see
+# auth_plugins.plugins): no pluggy import here, for HTTPie's start-up.
 def register_vendors(register: Any) -> None:
     """Register up2.money."""
     register(UP2MONEY, Up2MoneyAuth)
