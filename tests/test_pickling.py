@@ -67,9 +67,7 @@ def test_workers_sent_an_auth_with_a_file_store_share_one_login(
     assert twin.token_store.directory == store.directory
 
 
-def test_workers_sent_an_auth_with_a_redis_store_share_it(
-    sandbox: Sandbox, redis_url: str
-) -> None:
+def test_workers_sent_an_auth_with_a_redis_store_share_it(sandbox: Sandbox, redis_url: str) -> None:
     auth = teamup(sandbox, token_store=RedisTokenStore(redis_url))
     assert auth.get_token()
     url = f"{sandbox.teamup_url}/customers"
