@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import requests
 from benchlib import (
@@ -27,7 +27,7 @@ from benchlib import (
     httpie_config_dir,
 )
 
-from auth_plugins import TeamUpAuth
+from auth_plugins import MemoryTokenStore, TeamUpAuth
 
 THREADS = 32
 REQUESTS_EACH = 20
@@ -35,12 +35,13 @@ PROCESSES = 8
 HTTPIE_RUNS = 2
 
 
-def _teamup_auth(sandbox: SandboxProcess) -> TeamUpAuth:
+def _teamup_auth(sandbox: SandboxProcess, **kwargs: Any) -> TeamUpAuth:
     return TeamUpAuth(
         DEMO_TEAMUP_USERNAME,
         DEMO_TEAMUP_PASSWORD,
         direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
         base_url=sandbox.teamup_url,
+        **kwargs,
     )
 
 
@@ -161,7 +162,8 @@ def _httpie_runs(sandbox: SandboxProcess, workdir: Path, cache: bool) -> list[in
 def run(sandbox: SandboxProcess) -> list[Row]:
     shared = _teamup_auth(sandbox)
     ours = _threads(sandbox, lambda: shared)
-    alone = _threads(sandbox, lambda: _teamup_auth(sandbox))
+    # Nothing shared: auth objects with the same credentials share a store by default.
+    alone = _threads(sandbox, lambda: _teamup_auth(sandbox, token_store=MemoryTokenStore()))
     rows = [
         Row(
             "2",
@@ -169,7 +171,7 @@ def run(sandbox: SandboxProcess) -> list[Row]:
             ours,
             alone,
             "logins",
-            "an auth per thread",
+            "an auth and a store per thread",
         )
     ]
     with tempfile.TemporaryDirectory(prefix="auth-plugins-bench-") as tmp:
