@@ -2,10 +2,11 @@
 
 The flow of one request:
 
-1. ``attach`` (requests prepares the request): when the URL is the API's and a
-   token is at hand (memory, or the store), attach it. Nothing else happens
-   here: requests has not said yet which adapter, certificate, proxy or timeout
-   the request will use.
+1. ``attach`` (requests prepares the request): when the URL is the API's, attach
+   a token good for now (memory, or the store); when there is none, renew it
+   here only through a connection already known (``session=``, or the one an
+   earlier answer came over). requests has not said yet which adapter,
+   certificate, proxy or timeout this request will use.
 2. requests sends the request through the caller's session and adapter.
 3. ``on_response`` (a response hook, which requests calls with the adapter and
    the send settings): when the API refused the token, or the request went out
