@@ -10,8 +10,10 @@ so that every process sharing the store holds back together.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Optional, Protocol, runtime_checkable
@@ -150,10 +152,27 @@ class KeyLocks:
     def __init__(self) -> None:
         self._locks: dict[TokenKey, threading.RLock] = {}
         self._guard = threading.Lock()
+        #: How deep each key's lock is held (read and written only by its holder).
+        self._depth: dict[TokenKey, int] = {}
 
     def __call__(self, key: TokenKey) -> threading.RLock:
         with self._guard:
             return self._locks.setdefault(key, threading.RLock())
+
+    @contextlib.contextmanager
+    def held(self, key: TokenKey) -> Iterator[bool]:
+        """Hold ``key``'s thread lock; yields True for the holder's outermost entry.
+
+        A store takes its cross-process lock (a lock file, a Redis lock) only
+        then: taken again by the thread that holds it, it would wait for itself.
+        """
+        with self(key):
+            depth = self._depth.get(key, 0)
+            self._depth[key] = depth + 1
+            try:
+                yield depth == 0
+            finally:
+                self._depth[key] = depth
 
     def __reduce__(self) -> tuple[type[KeyLocks], tuple[()]]:
         # Locks belong to one process: a copy (pickled to a worker, deep-copied) gets its own.

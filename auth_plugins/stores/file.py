@@ -51,8 +51,6 @@ class FileTokenStore:
             directory = os.environ.get(CACHE_DIR_ENV) or _default_cache_dir()
         self.directory = Path(directory).expanduser()
         self._thread_locks = KeyLocks()
-        #: How deep each key's lock is held (only by the thread holding its thread lock).
-        self._depth: dict[TokenKey, int] = {}
         #: Login counts when the folder cannot be written (a full disk).
         self._memory = MemoryTokenStore()
 
@@ -102,24 +100,17 @@ class FileTokenStore:
 
         self._ensure_directory()
         lock_path = self._side_path(key, "lock")
-        with self._thread_locks(key):
-            # Re-entered by the thread that holds it: a second file lock on the
-            # same file would wait for the first one until LOCK_TIMEOUT.
-            depth = self._depth.get(key, 0)
-            self._depth[key] = depth + 1
+        with self._thread_locks.held(key) as outermost:
+            if not outermost:
+                yield self
+                return
             try:
-                if depth:
+                with lockfile.hold(lock_path, LOCK_TIMEOUT):
                     yield self
-                    return
-                try:
-                    with lockfile.hold(lock_path, LOCK_TIMEOUT):
-                        yield self
-                except OSError as exc:
-                    if exc.filename is not None and Path(exc.filename) == lock_path:
-                        raise self._unusable(exc) from None
-                    raise
-            finally:
-                self._depth[key] = depth
+            except OSError as exc:
+                if exc.filename is not None and Path(exc.filename) == lock_path:
+                    raise self._unusable(exc) from None
+                raise
 
     # -- refused logins and login counts, shared like the tokens -------------
 

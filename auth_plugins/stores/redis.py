@@ -66,7 +66,6 @@ class RedisTokenStore:
         #: What this process works from while Redis is away.
         self._fallback = MemoryTokenStore()
         self._thread_locks = KeyLocks()
-        self._depth: dict[TokenKey, int] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A client holds sockets and locks: a copy (a worker process, deepcopy)
@@ -126,22 +125,16 @@ class RedisTokenStore:
         release the lock another process took since. With Redis away, only
         the thread lock is held: each process logs in on its own.
         """
-        with self._thread_locks(key):
-            # Re-entered by the thread that holds it: a second Redis lock would wait for the first.
-            depth = self._depth.get(key, 0)
-            self._depth[key] = depth + 1
+        with self._thread_locks.held(key) as outermost:
+            if not outermost:
+                yield self
+                return
+            held = self._link.acquire(self._name("lock", key), expiry or DEFAULT_LOCK_EXPIRY)
             try:
-                if depth:
-                    yield self
-                    return
-                held = self._link.acquire(self._name("lock", key), expiry or DEFAULT_LOCK_EXPIRY)
-                try:
-                    yield self
-                finally:
-                    if held is not None:
-                        self._link.release(held, str(key))
+                yield self
             finally:
-                self._depth[key] = depth
+                if held is not None:
+                    self._link.release(held, str(key))
 
     def load_failure(self, key: TokenKey) -> Optional[Failure]:
         """The refused login remembered for ``key``, while its TTL lasts."""
