@@ -18,7 +18,9 @@ the same run, on the same machine, against the same local sandbox:
    most 1.03), the longest event-loop stall during a 1 s login (goal 10 ms),
    logins for 200 concurrent tasks on a cold start (goal 1);
 7. listing 10,000 cached tokens in the file store (``auth-plugins tokens``)
-   against ``os.listdir`` of the same folder.
+   against ``os.listdir`` of the same folder;
+8. a cold start of 8 and 32 processes sharing an empty FileTokenStore, one
+   request each, against the same processes sending a typed-in header.
 
 ``--quick`` runs fewer rounds (a smoke test); ``--only 1,4`` picks benchmarks;
 ``--json FILE`` also writes the figures as JSON. The exit status is 0 unless
@@ -37,6 +39,7 @@ from pathlib import Path
 # Run as a script: this folder's modules import each other by plain name.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_coldstart
 import bench_descriptors
 import bench_fleet
 import bench_httpx
@@ -50,12 +53,12 @@ from benchlib import Row, SandboxProcess, format_table
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="which benchmarks, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="which benchmarks, e.g. 1,3")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     chosen = {part.strip() for part in args.only.split(",") if part.strip()}
-    known = {"1", "2", "3", "4", "5", "6", "7"}
+    known = {"1", "2", "3", "4", "5", "6", "7", "8"}
     unknown = chosen - known
     if unknown:
         parser.error(f"--only takes {', '.join(sorted(known))}, not {', '.join(sorted(unknown))}")
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if "6" in chosen:
             rounds, per_round = (4, 50) if args.quick else (16, 250)
             rows += bench_httpx.run(sandbox, rounds, per_round)
+        if "8" in chosen:
+            rows += bench_coldstart.run(sandbox, 2 if args.quick else 7)
     if "5" in chosen:
         rows += bench_descriptors.run((200,) if args.quick else (1_000, 10_000))
     if "7" in chosen:

@@ -143,7 +143,7 @@ def test_login_keeps_the_password_http_uses_it_and_logout_forgets_it(
 def test_ctrl_c_at_the_login_prompt_stores_nothing(file_keyring: Any, sandbox: Sandbox) -> None:
     prompt = "TeamUp password for alice@example.com: "
     status, _, terminal = in_terminal(["login", "teamup", "alice@example.com"], ["\x03"], prompt)
-    assert status == 130
+    assert status == 130, f"exit status {status}; the terminal showed {terminal!r}"
     assert "auth-plugins: interrupted" in terminal
     assert "Traceback" not in terminal
     service = keyring_service(TEAMUP, sandbox.teamup_url)
