@@ -10,8 +10,10 @@
 
 Each binds 127.0.0.1 on a free port and serves every connection in its own thread. ``stop()``
 (or leaving the ``with`` block, or the fixture's teardown) closes the listener and every open
-socket, then joins every thread, and raises if one did not end. Every loop is bounded in count
-and time. The fixtures are registered for the project's tests in ``conftest.py``.
+socket, then joins every thread, and raises if one did not end or if one failed with anything
+but a dropped connection (a bug in the server, which must fail the test that used it). Every
+loop is bounded in count and time. The fixtures are registered for the project's tests in
+``conftest.py``.
 """
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ class LoopbackServer:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
+        #: Exceptions the server's threads raised (a dropped connection is not one).
+        self.errors: list[BaseException] = []
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self.port = 0
@@ -175,7 +179,7 @@ class LoopbackServer:
         self._listener = listener
         self.port = listener.getsockname()[1]
         self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"{type(self).__name__}:{self.port}", daemon=True
+            target=self._accept, name=f"{type(self).__name__}:{self.port}", daemon=True
         )
         self._accept_thread.start()
         return self
@@ -183,7 +187,8 @@ class LoopbackServer:
     def stop(self) -> None:
         """Close the listener and every socket, then join every thread.
 
-        Raises RuntimeError when a thread is still running after its bounded wait.
+        Raises RuntimeError when a thread is still running after its bounded wait, or
+        when one raised (the first exception is chained).
         """
         self._stopping.set()
         threads: list[threading.Thread] = []
@@ -204,6 +209,12 @@ class LoopbackServer:
         alive = [thread.name for thread in threads if thread.is_alive()]
         if alive:
             raise RuntimeError(f"{type(self).__name__}: threads still running: {alive}")
+        with self._lock:
+            errors = list(self.errors)
+        if errors:
+            raise RuntimeError(
+                f"{type(self).__name__}: {len(errors)} thread(s) raised; the first: {errors[0]!r}"
+            ) from errors[0]
 
     def __enter__(self: _Server) -> _Server:
         return self.start()
@@ -229,6 +240,16 @@ class LoopbackServer:
         with self._lock:
             self._sockets.discard(sock)
         sock.close()
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors.append(exc)
+
+    def _accept(self) -> None:
+        try:
+            self._accept_loop()
+        except BaseException as exc:  # reported by stop(), in the test's thread
+            self._failed(exc)
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -260,6 +281,8 @@ class LoopbackServer:
         except (OSError, ValueError):
             # A client that went away or spoke nonsense, or stop() cutting the connection.
             pass
+        except BaseException as exc:  # reported by stop(), in the test's thread
+            self._failed(exc)
         finally:
             self._forget(conn)
 

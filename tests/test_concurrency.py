@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 import requests
-from helpers import VendorAuth, session_with, vendor_url
+from helpers import VendorAuth, Workers, run_threads, session_with, vendor_url
 
 from auth_plugins import MemoryTokenStore, TeamUpAuth
 from auth_plugins.sandbox import Sandbox
@@ -32,27 +32,6 @@ def no_rate_limit(sandbox: Sandbox) -> None:
     # 32 x 20 requests in a second is far above TeamUp's 250 a minute.
     sandbox.teamup.config.rate_limit_per_minute = 1_000_000
     sandbox.up2money.config.rate_limit_per_minute = 1_000_000
-
-
-def run_threads(count: int, work: Callable[[], None]) -> None:
-    """Run ``work`` on ``count`` threads at once; re-raise the first failure."""
-    errors: list[BaseException] = []
-
-    def guarded() -> None:
-        try:
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-
-    # Daemons, so that a failed run cannot keep the test process alive.
-    threads = [threading.Thread(target=guarded, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    if errors:
-        raise errors[0]
 
 
 @pytest.mark.parametrize("vendor", ["teamup"])
@@ -177,14 +156,14 @@ def test_two_users_do_not_wait_for_each_other(
     statuses: list[int] = []
 
     # Hold alice's lock, as a slow login of hers would; bob must not queue behind it.
+    workers = Workers()
     with store.lock(alice.key):
-        thread = threading.Thread(
-            target=lambda: statuses.append(requests.get(url, auth=bob, timeout=10).status_code)
+        thread = workers.start(
+            lambda: statuses.append(requests.get(url, auth=bob, timeout=10).status_code)
         )
-        thread.start()
         thread.join(timeout=10)
         finished_while_held = not thread.is_alive()
-    thread.join()
+    workers.join()  # bounded; fails the test if bob's request raised
 
     assert finished_while_held
     assert statuses == [200]

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from helpers import VendorAuth, session_with, vendor_url
+from helpers import VendorAuth, run_threads, session_with, vendor_url
 
 import auth_plugins
 from auth_plugins import (
@@ -195,15 +195,11 @@ def test_threads_share_one_login(sandbox: Sandbox, teamup_auth: Any) -> None:
 
     def work() -> None:
         session = session_with(auth)
-        barrier.wait()
+        barrier.wait(timeout=30)
         for _ in range(5):
             statuses.append(session.get(sandbox.teamup_url + "/customers").status_code)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(8, work)
     assert statuses == [200] * 40
     assert sandbox.logins("teamup") == 1
 

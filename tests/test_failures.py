@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from test_concurrency import run_threads
+from helpers import join_all, run_threads
 
 from auth_plugins import (
     AccountLocked,
@@ -168,7 +168,7 @@ def api_401() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-    thread.join(timeout=10)
+    join_all([thread], timeout=10)
 
 
 def test_an_api_that_always_answers_401_gets_a_bounded_number_of_logins(

@@ -14,6 +14,7 @@ from typing import Callable
 import filelock
 import pytest
 import requests
+from helpers import Workers, run_threads
 
 from auth_plugins import AuthPluginError, ConfigError, FileTokenStore, MemoryTokenStore, TeamUpAuth
 from auth_plugins.sandbox import (
@@ -219,20 +220,10 @@ def test_threads_with_an_empty_store_make_one_login(
 ) -> None:
     sandbox.teamup.config.login_delay = 0.2
     auths = [teamup_auth(token_store=store) for _ in range(6)]
-    errors: list[BaseException] = []
-
-    def call(auth: TeamUpAuth) -> None:
-        try:
-            login_and_call(auth)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, args=(auth,)) for auth in auths]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    workers = Workers()
+    for auth in auths:
+        workers.start(login_and_call, auth)
+    workers.join()  # fails on a hung thread or one that raised
     assert sandbox.logins("teamup") == 1
 
 
@@ -277,12 +268,24 @@ def test_lock_is_reentrant_in_the_thread_holding_it(
     store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stores_module, "LOCK_TIMEOUT", 1.0)
+    # Not re-entrant, the second lock() would wait out LOCK_TIMEOUT and raise.
     with store.lock(KEY), store.lock(KEY):
         store.save(KEY, Token("t"))
-    # And released fully afterwards: another holder gets it at once.
+        loaded = store.load(KEY)
+    assert loaded is not None
+    assert loaded.access_token == "t"
+    # And released fully afterwards: another thread, and another holder of the file, get it.
+    took: list[bool] = []
+
+    def take() -> None:
+        with store.lock(KEY):
+            took.append(True)
+
+    run_threads(1, take, timeout=30)  # a lock left held fails it (LOCK_TIMEOUT, then raise)
+    assert took == [True]
     lock_path = store.directory / token_files(store.directory)[0].with_suffix(".lock").name
-    with filelock.FileLock(str(lock_path), timeout=0.5):
-        pass
+    with filelock.FileLock(str(lock_path), timeout=0.5) as elsewhere:
+        assert elsewhere.is_locked
 
 
 def test_lock_held_elsewhere_too_long_is_a_clear_error(
@@ -330,15 +333,13 @@ def test_a_lock_file_unlinked_by_its_holder_is_not_taken_by_a_waiter(
             results.append(held)
             held -= 1
 
-    first = threading.Thread(target=holder)
-    first.start()
+    workers = Workers()
+    workers.start(holder)
     assert inside.wait(10)
-    waiters = [threading.Thread(target=waiter) for _ in range(4)]
-    for thread in waiters:
-        thread.start()
+    for _ in range(4):
+        workers.start(waiter)
     release.set()
-    for thread in [first, *waiters]:
-        thread.join(30)
+    workers.join()  # fails on a hung thread or one that raised
     assert results == [1, 1, 1, 1]
     assert list(cache.glob("*.lock")) == []
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Callable, TypeVar
 
 import httpx
 import pytest
+from helpers import run_threads
 from httpx_helpers import TIMEOUT, assert_nothing_secret, texts_of_exception
 from netservers import ForwardProxy
 
@@ -230,12 +230,7 @@ def test_two_loops_in_two_threads_share_a_file_store(
 
         statuses.extend(run(go))
 
-    threads = [threading.Thread(target=thread_main) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    run_threads(2, thread_main)  # fails on a hung thread or one that raised
     assert statuses == [200] * 40
     assert sandbox.logins("teamup") == 1
 
@@ -266,8 +261,9 @@ def test_a_slow_login_does_not_stall_the_loop(sandbox: Sandbox, teamup_auth: Any
         assert response.status_code == 200
         return longest
 
-    # Generous: a loop blocked for the login would show a gap of a whole second.
-    assert run(go) < 0.5
+    # A loop blocked for the login would show a gap of the whole 1 s login delay, at least;
+    # a shorter one is the machine's scheduling, which a loaded machine may stretch.
+    assert run(go) < 0.9
 
 
 def test_cancelling_the_task_that_logs_in_frees_the_others_and_the_lock(
@@ -303,7 +299,5 @@ def test_cancelling_the_task_that_logs_in_frees_the_others_and_the_lock(
         with store.lock(auth.key):
             took.append(True)
 
-    thread = threading.Thread(target=take)
-    thread.start()
-    thread.join(timeout=10)
+    run_threads(1, take, timeout=10)
     assert took == [True]

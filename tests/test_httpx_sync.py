@@ -320,8 +320,10 @@ def test_importing_the_package_does_not_import_httpx() -> None:
         "auth = TeamUpAuth('u', 'p', direct_auth_key='k')\n"
         "assert type(auth).__mro__[1].__name__ == 'PasswordAuth'\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
+        "print('ok')\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
 
 
 def test_without_httpx_the_error_names_the_extra() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 from fake_plugins import BROKEN_HOOK, BROKEN_IMPORT, WIDGET, FakeDistributions
+from helpers import run_threads
 
 from auth_plugins import ConfigError, PasswordAuth, TeamUpAuth, Up2MoneyAuth, get_auth
 from auth_plugins import plugins as host
@@ -129,14 +130,10 @@ def test_concurrent_first_use_loads_once(dists: FakeDistributions) -> None:
     results: list[object] = []
 
     def first_use() -> None:
-        barrier.wait()
+        barrier.wait(timeout=30)
         results.append(host.available_vendors())
 
-    workers = [threading.Thread(target=first_use) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
+    run_threads(threads, first_use)  # fails on a hung thread or one that raised
     assert len(results) == threads
     assert all(result is results[0] for result in results)
     assert sys.modules["tp_count"].CALLS == [1]
@@ -213,10 +210,8 @@ def test_a_plugin_looking_up_vendors_while_loading_is_skipped_not_deadlocked(
         {"tp_eager": "import auth_plugins\nauth_plugins.get_vendor('teamup')\n"},
     )
     outcome: list[Any] = []
-    loader = threading.Thread(target=lambda: outcome.append(vendors_and_warnings()))
-    loader.start()
-    loader.join(timeout=30)
-    assert not loader.is_alive(), "loading plugins deadlocked"
+    # Fails on a loader still running after the wait (deadlocked) or one that raised.
+    run_threads(1, lambda: outcome.append(vendors_and_warnings()), timeout=30)
     found, problems = outcome[0]
     assert set(found) >= BUILTINS
     assert len(problems) == 1

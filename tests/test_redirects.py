@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
-from helpers import VendorAuth, session_with, vendor_url
+from helpers import VendorAuth, join_all, session_with, vendor_url
 
 from auth_plugins import ConfigError, PasswordAuth, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
@@ -111,6 +111,7 @@ class Recorder:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        join_all([self._thread], timeout=10)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import run_threads
 
 from auth_plugins.sandbox import (
     DEMO_SMS_CODE,
@@ -576,6 +576,10 @@ def test_teamup_refresh_validation(sb: Sandbox, http: requests.Session) -> None:
 
 
 def test_teamup_token_expiry(sb: Sandbox, http: requests.Session) -> None:
+    # THE test of the sandbox's own token expiry, by real time (it has no clock to drive):
+    # it sleeps. 1 s is the shortest life expires_in (whole seconds) gives, and sleeping
+    # longer than it is harmless. The client's side of expiry is driven without sleeping
+    # (test_teamup.py ages tokens; test_core.py uses now=).
     sb.teamup.config.expires_in = 1
     tokens = tu_token(http, sb)
     assert tokens["expires_in"] == 1
@@ -899,7 +903,7 @@ def test_up2money_lockout_expires_and_success_resets_count(
 ) -> None:
     config = sb.up2money.config
     config.lockout_threshold = 3
-    config.lockout_seconds = 0.3
+    # The counting, under locks of the default 30 minutes: nothing here depends on time.
     for _ in range(2):
         assert u2m_login(http, sb, password="bad").status_code == 403
     assert u2m_login(http, sb).status_code == 200  # resets the consecutive count
@@ -911,10 +915,14 @@ def test_up2money_lockout_expires_and_success_resets_count(
             u2m_login(http, sb, "nobody@example.com", "bad").status_code == 403
         )  # unknown emails lock too
     assert u2m_login(http, sb, "nobody@example.com", "bad").status_code == 423
+    # The end of a lock: THE test of it, by real time (the sandbox has no clock to drive),
+    # so it sleeps. A 1 s lock leaves a loaded machine a whole second to send the one
+    # login that must still meet it; sleeping longer than the lock is harmless.
+    config.lockout_seconds = 1.0
     for _ in range(3):
-        u2m_login(http, sb, password="bad")
+        assert u2m_login(http, sb, password="bad").status_code == 403
     assert u2m_login(http, sb).status_code == 423
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert u2m_login(http, sb).status_code == 200
     sb.reset()
     assert sb.logins("up2money") == 0
@@ -949,12 +957,19 @@ def test_up2money_token_header_rules(sb: Sandbox, http: requests.Session) -> Non
 
 
 def test_up2money_idle_timeout_slides(sb: Sandbox, http: requests.Session) -> None:
-    sb.up2money.config.idle_timeout = 0.4
+    # THE test of the sandbox's own sliding window, by real time (it has no clock to
+    # drive): it sleeps. A 1 s window with a use every 0.35 s: a stall of 0.65 s between
+    # two uses still passes, while 3 pauses (1.05 s) outlast the window. The client's
+    # side is driven without sleeping in test_up2money.py and test_core.py.
+    window, pause = 1.0, 0.35
+    sb.up2money.config.idle_timeout = window
     token = u2m_token(http, sb)
-    for _ in range(3):  # 0.75 s in all, never 0.4 s idle
-        time.sleep(0.25)
+    logged_in = time.monotonic()
+    for _ in range(3):  # never idle for the window
+        time.sleep(pause)
         assert u2m_call(http, sb, "GET", "/managed_accounts", token).status_code == 200
-    time.sleep(0.5)
+    assert time.monotonic() - logged_in > window  # the token outlived one window
+    time.sleep(window + 0.05)  # longer is harmless
     expired = u2m_call(http, sb, "GET", "/managed_accounts", token)
     assert expired.status_code == 410
     assert "expired" in expired.json()["message"]
@@ -1205,11 +1220,7 @@ def test_concurrent_logins_are_all_counted(sb: Sandbox) -> None:
                 if response.status_code != 200:
                     errors.append(response.text)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_threads(8, worker, timeout=30)  # fails on a hung thread or one that raised
     assert errors == []
     assert sb.logins("teamup") == 40
     assert sb.login_attempts("teamup", DEMO_TEAMUP_USERNAME) == 40

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from helpers import session_with
+from helpers import run_threads, session_with
 
 from auth_plugins import (
     ConfigError,
@@ -438,12 +438,7 @@ def test_threads_starting_together_run_each_command_once(
         start.wait(timeout=30)
         statuses.append(requests.get(url, auth=auth, timeout=30).status_code)
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    run_threads(6, call)  # fails on a hung thread or one that raised
     assert statuses == [200] * 6
     assert commands.runs() == 1  # the secret, once; the password not at all
     assert sandbox.login_attempts("up2money") == 1

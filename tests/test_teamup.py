@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from helpers import session_with
+from helpers import age_token, session_with
 
 from auth_plugins import (
     ConfigError,
@@ -26,6 +26,7 @@ from auth_plugins.sandbox import (
     DEMO_TEAMUP_TWO_FACTOR_USERNAME,
     Sandbox,
 )
+from auth_plugins.tokens import MAX_LEEWAY_SHARE
 
 JSON = {"Content-Type": "application/json"}
 
@@ -35,15 +36,34 @@ def customers(sandbox: Sandbox, auth: TeamUpAuth) -> requests.Response:
 
 
 # -- expiry and refresh ---------------------------------------------------------------
+#
+# One test here waits for real time (the end-to-end run of renewal before expiry); the
+# others age the token through the auth's store (helpers.age_token) and do not sleep.
+# The expiry and leeway rules themselves are unit-tested with ``now=`` in test_core.py
+# (test_the_leeway_is_clamped_to_a_share_of_the_life).
+
+#: Seconds of life an aged token has left: inside the default 30 s leeway, far from its end.
+LEFT = 10.0
+
+
+def age_to_renewal(sandbox: Sandbox, auth: TeamUpAuth) -> None:
+    """Age the auth's token to ``LEFT`` seconds before its end: due, still good on the server."""
+    life = sandbox.teamup.config.expires_in
+    assert life is not None
+    assert LEFT < auth.leeway < life * MAX_LEEWAY_SHARE  # due by the leeway, not by the clamp
+    age_token(auth, life - LEFT)
 
 
 def test_token_is_refreshed_before_it_expires(sandbox: Sandbox, teamup_auth: Any) -> None:
-    sandbox.teamup.config.expires_in = 2
+    # THE end-to-end test of renewal by the clock: it sleeps. The rule is unit-tested with
+    # now= in test_core.py; the tests below reach a due token without waiting.
+    sandbox.teamup.config.expires_in = 1
     auth = teamup_auth()
     assert customers(sandbox, auth).status_code == 200
     first = auth.token
-    # The leeway is clamped to a quarter of a 2 s life: renewal starts at 1.5 s.
-    time.sleep(1.6)
+    # The leeway is clamped to a quarter of a 1 s life: renewal starts at 0.75 s. Sleeping
+    # longer is harmless (the renewal is due either way), so the machine's load cannot fail it.
+    time.sleep(0.8)
     response = customers(sandbox, auth)
     assert response.status_code == 200
     assert response.history == []  # no 401 round trip
@@ -52,30 +72,54 @@ def test_token_is_refreshed_before_it_expires(sandbox: Sandbox, teamup_auth: Any
     assert auth.token.refresh_token != first.refresh_token  # the rotated one is kept
 
 
+def test_a_token_within_the_leeway_is_refreshed_before_sending(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    auth = teamup_auth()
+    assert customers(sandbox, auth).status_code == 200
+    first = auth.token
+    age_to_renewal(sandbox, auth)  # still good on the server: only a renewal by the clock shows
+    response = customers(sandbox, auth)
+    assert response.status_code == 200
+    assert response.history == []  # renewed before sending, not after a 401
+    assert sandbox.refreshes("teamup") == 1
+    assert sandbox.logins("teamup") == 1
+    assert auth.token.access_token != first.access_token
+    assert auth.token.refresh_token != first.refresh_token  # the rotated one is kept
+    assert not auth.token.is_expired(auth.leeway)
+
+
 def test_one_password_login_for_a_long_run_of_refreshes(sandbox: Sandbox, teamup_auth: Any) -> None:
-    sandbox.teamup.config.expires_in = 1
     auth = teamup_auth()
     auth.get_token()  # logged in before: every call below carries a token
     session = session_with(auth)
-    for _ in range(4):
+    refresh_tokens = [auth.token.refresh_token]
+    for done in range(6):
         response = session.get(sandbox.teamup_url + "/customers")
         assert response.status_code == 200
         assert response.history == []
-        time.sleep(0.8)
+        assert sandbox.refreshes("teamup") == done  # one refresh per due token, none more
+        if done:
+            refresh_tokens.append(auth.token.refresh_token)
+        age_to_renewal(sandbox, auth)
     assert sandbox.logins("teamup") == 1
-    assert sandbox.refreshes("teamup") == 3
+    assert sandbox.refreshes("teamup") == 5
+    assert len(set(refresh_tokens)) == 6  # each refresh used the newest refresh token
 
 
 def test_rotated_refresh_token_is_stored_and_the_old_one_is_dead(
     sandbox: Sandbox, teamup_auth: Any
 ) -> None:
-    sandbox.teamup.config.expires_in = 1
     auth = teamup_auth()
     customers(sandbox, auth)
     old_refresh = auth.token.refresh_token
-    time.sleep(0.8)
-    customers(sandbox, auth)
+    age_to_renewal(sandbox, auth)
+    assert customers(sandbox, auth).status_code == 200
+    assert sandbox.refreshes("teamup") == 1
     assert auth.token.refresh_token not in (None, old_refresh)
+    stored = auth.token_store.load(auth.key)
+    assert stored is not None
+    assert stored.refresh_token == auth.token.refresh_token
     replay = requests.post(
         sandbox.teamup_url + "/auth/refresh_access_token", json={"refresh_token": old_refresh}
     )
@@ -85,13 +129,15 @@ def test_rotated_refresh_token_is_stored_and_the_old_one_is_dead(
 def test_failed_refresh_falls_back_to_one_password_login(
     sandbox: Sandbox, teamup_auth: Any
 ) -> None:
-    sandbox.teamup.config.expires_in = 1
     auth = teamup_auth()
     customers(sandbox, auth)
     sandbox.revoke_tokens("teamup")  # kills the refresh token too
-    time.sleep(0.8)
+    age_to_renewal(sandbox, auth)
     response = customers(sandbox, auth)
     assert response.status_code == 200
+    assert response.history == []  # the refresh, then the login, before sending
+    refresh_calls = [r for r in sandbox.received if "/auth/refresh_access_token" in r.path]
+    assert len(refresh_calls) == 1  # the refresh token was tried once, and refused
     assert sandbox.refreshes("teamup") == 0
     assert sandbox.logins("teamup") == 2
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from helpers import session_with
+from helpers import age_token, session_with
 
 from auth_plugins import (
     AccountLocked,
@@ -64,28 +64,62 @@ def test_api_calls_carry_secret_and_bare_token(sandbox: Sandbox, up2money_auth: 
 
 
 # -- sliding expiry --------------------------------------------------------------------
+#
+# One test here waits for real time (the end-to-end run of the sliding window, on the
+# client and the sandbox together); the others age the token through the auth's store
+# (helpers.age_token) and do not sleep. The window's rules are unit-tested with ``now=``
+# in test_core.py (test_a_sliding_window_moves_with_each_use).
 
 
 def test_idle_token_is_replaced_before_sending(sandbox: Sandbox, up2money_auth: Any) -> None:
-    sandbox.up2money.config.idle_timeout = 1.0
-    auth = up2money_auth(idle_timeout=1.0)
+    auth = up2money_auth()
     assert accounts(sandbox, auth).status_code == 200
-    time.sleep(1.2)  # idle past the window
+    # Idle past the client's window; the sandbox's (300 s) still holds, so only a renewal
+    # by the client's own clock shows.
+    age_token(auth, auth.idle_timeout + 1)
     response = accounts(sandbox, auth)
     assert response.status_code == 200
     assert response.history == []  # no 410 round trip
     assert sandbox.logins("up2money") == 2
+    assert not auth.token.is_expired(auth.leeway)
+
+
+def test_a_use_moves_the_clients_window(sandbox: Sandbox, up2money_auth: Any) -> None:
+    auth = up2money_auth()
+    auth.get_token()
+    window = auth.idle_timeout
+    # Idle for most of the window, not yet within the leeway of its end.
+    aged = age_token(auth, window - 2 * auth.leeway)
+    before = time.time()
+    assert not aged.is_expired(auth.leeway, now=before)
+    assert aged.is_expired(auth.leeway, now=before + auth.leeway)  # due soon, unless used
+    assert accounts(sandbox, auth).status_code == 200
+    token = auth.token
+    assert token.access_token == aged.access_token  # the same token, used
+    assert token.last_used is not None
+    assert token.last_used >= before
+    assert not token.is_expired(auth.leeway, now=before + window / 2)  # a window from its use
+    assert sandbox.logins("up2money") == 1
 
 
 def test_every_use_slides_the_window(sandbox: Sandbox, up2money_auth: Any) -> None:
-    sandbox.up2money.config.idle_timeout = 1.0
-    auth = up2money_auth(idle_timeout=1.0)
+    # THE end-to-end test of the sliding window: it sleeps, so that the client's window and
+    # the sandbox's both slide with real time. The rule is unit-tested with now= in
+    # test_core.py; test_a_use_moves_the_clients_window drives it without waiting.
+    # A 1.5 s window, renewed 0.375 s early, with a use every 0.4 s: a stall of 0.7 s
+    # between two uses still passes, while 4 pauses (1.6 s) outlast the window.
+    window, pause = 1.5, 0.4
+    sandbox.up2money.config.idle_timeout = window
+    auth = up2money_auth(idle_timeout=window)
     auth.get_token()  # logged in before: every call below carries the token
-    for _ in range(6):  # 1.8 s in all, more than the window, never idle for long
+    logged_in = time.monotonic()
+    for call in range(5):
+        if call:
+            time.sleep(pause)
         response = accounts(sandbox, auth)
         assert response.status_code == 200
         assert response.history == []
-        time.sleep(0.3)
+    assert time.monotonic() - logged_in > window  # the token outlived one window
     assert sandbox.logins("up2money") == 1
 
 
