@@ -113,7 +113,9 @@ def run(sandbox: SandboxProcess, rounds: int) -> list[Row]:
                 )
                 logins.append(sandbox.logins("teamup") - before)
             theirs.append(
-                _start_all([[sys.executable, "-c", _WITHOUT_AUTH, sandbox.teamup_url, token]] * size)
+                _start_all(
+                    [[sys.executable, "-c", _WITHOUT_AUTH, sandbox.teamup_url, token]] * size
+                )
             )
         pairs = [a / b for a, b in zip(ours, theirs)]
         rows.append(

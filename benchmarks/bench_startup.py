@@ -43,6 +43,8 @@ from benchlib import (
 )
 
 TARGET = 1.03
+#: The goal for a run with a cached token against the headers typed in (issue 15).
+CACHED_TARGET = 1.02
 
 _LAUNCHER = """\
 #!{python}
@@ -226,7 +228,7 @@ def run(sandbox: SandboxProcess, rounds: int) -> list[Row]:
                     median(baseline_times) * 1e3,
                     "ms",
                     baselines[name],
-                    TARGET if "token cached" not in name else None,
+                    CACHED_TARGET if "token cached" in name else TARGET,
                     paired_ratio=median(pairs),
                 )
             )
