@@ -26,9 +26,10 @@ from benchlib import (
     SandboxProcess,
     base_env,
     median,
+    teamup_auth,
 )
 
-from auth_plugins import MemoryTokenStore, TeamUpAuth
+from auth_plugins import MemoryTokenStore
 
 SIZES = (8, 32)
 
@@ -73,14 +74,7 @@ def _start_all(commands: list[list[str]]) -> float:
 
 def _a_token(sandbox: SandboxProcess) -> str:
     """A valid token for the baseline's typed-in header (logged in once, outside the timing)."""
-    auth = TeamUpAuth(
-        DEMO_TEAMUP_USERNAME,
-        DEMO_TEAMUP_PASSWORD,
-        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
-        base_url=sandbox.teamup_url,
-        token_store=MemoryTokenStore(),
-    )
-    return auth.get_token().access_token
+    return teamup_auth(sandbox, token_store=MemoryTokenStore()).get_token().access_token
 
 
 def run(sandbox: SandboxProcess, rounds: int) -> list[Row]:

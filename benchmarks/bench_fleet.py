@@ -23,16 +23,14 @@ import redis
 import requests
 from bench_overhead import _timed_round
 from benchlib import (
-    DEMO_TEAMUP_DIRECT_AUTH_KEY,
-    DEMO_TEAMUP_PASSWORD,
-    DEMO_TEAMUP_USERNAME,
     Row,
     SandboxProcess,
     base_env,
     median,
+    teamup_auth,
 )
 
-from auth_plugins import MemoryTokenStore, RedisTokenStore, TeamUpAuth
+from auth_plugins import MemoryTokenStore, RedisTokenStore
 
 PROCESSES = 32
 TARGET = 1.05
@@ -166,13 +164,7 @@ def run(sandbox: SandboxProcess, rounds: int, per_round: int) -> list[Row]:
         sessions: dict[str, requests.Session] = {}
         for name, store in (("redis", RedisTokenStore(server.url)), ("memory", MemoryTokenStore())):
             session = requests.Session()
-            session.auth = TeamUpAuth(
-                DEMO_TEAMUP_USERNAME,
-                DEMO_TEAMUP_PASSWORD,
-                direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
-                base_url=sandbox.teamup_url,
-                token_store=store,
-            )
+            session.auth = teamup_auth(sandbox, token_store=store)
             session.get(url).raise_for_status()  # log in and open the connection first
             sessions[name] = session
         times: dict[str, list[float]] = {"redis": [], "memory": []}

@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import requests
 from benchlib import (
@@ -25,6 +25,7 @@ from benchlib import (
     SandboxProcess,
     base_env,
     httpie_config_dir,
+    teamup_auth,
 )
 
 from auth_plugins import MemoryTokenStore, TeamUpAuth
@@ -33,16 +34,6 @@ THREADS = 32
 REQUESTS_EACH = 20
 PROCESSES = 8
 HTTPIE_RUNS = 2
-
-
-def _teamup_auth(sandbox: SandboxProcess, **kwargs: Any) -> TeamUpAuth:
-    return TeamUpAuth(
-        DEMO_TEAMUP_USERNAME,
-        DEMO_TEAMUP_PASSWORD,
-        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
-        base_url=sandbox.teamup_url,
-        **kwargs,
-    )
 
 
 def _threads(sandbox: SandboxProcess, auth_for_thread: Callable[[], TeamUpAuth]) -> int:
@@ -160,10 +151,10 @@ def _httpie_runs(sandbox: SandboxProcess, workdir: Path, cache: bool) -> list[in
 
 
 def run(sandbox: SandboxProcess) -> list[Row]:
-    shared = _teamup_auth(sandbox)
+    shared = teamup_auth(sandbox)
     ours = _threads(sandbox, lambda: shared)
     # Nothing shared: auth objects with the same credentials share a store by default.
-    alone = _threads(sandbox, lambda: _teamup_auth(sandbox, token_store=MemoryTokenStore()))
+    alone = _threads(sandbox, lambda: teamup_auth(sandbox, token_store=MemoryTokenStore()))
     rows = [
         Row(
             "2",

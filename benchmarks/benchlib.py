@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import requests
 
+from auth_plugins import TeamUpAuth
 from auth_plugins.sandbox import (
     DEMO_TEAMUP_DIRECT_AUTH_KEY,
     DEMO_TEAMUP_PASSWORD,
@@ -43,6 +44,7 @@ __all__ = [
     "format_table",
     "httpie_config_dir",
     "median",
+    "teamup_auth",
 ]
 
 #: The sandbox process: rate limits off (a benchmark is far above 250 calls a
@@ -148,6 +150,17 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(extra)
     return env
+
+
+def teamup_auth(sandbox: SandboxProcess, **kwargs: Any) -> TeamUpAuth:
+    """A ``TeamUpAuth`` for the sandbox's demo user; ``kwargs`` as ``TeamUpAuth`` takes them."""
+    return TeamUpAuth(
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=sandbox.teamup_url,
+        **kwargs,
+    )
 
 
 def median(values: list[float]) -> float:
