@@ -88,17 +88,30 @@ def score_rooms(found: Mapping[str, str], rooms: tuple[str, ...] = ROOMS) -> lis
     return scores
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None, status_of: Optional[Mapping[Any, str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("rooms", nargs="*", default=list(ROOMS), choices=ROOMS)
+    # Rooms are checked by hand: Python 3.11's argparse rejects an empty
+    # nargs="*" list when choices are given. No room named means every room.
+    parser.add_argument("rooms", nargs="*", help=f"any of {', '.join(ROOMS)}; all by default")
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--quiet", action="store_true", help="scores only, no survivor names")
+    parser.add_argument(
+        "--names",
+        action="store_true",
+        help="only the survivors' names, one a line",
+    )
     args = parser.parse_args(argv)
-    found = outcomes(args.mutants)
+    unknown = [room for room in args.rooms if room not in ROOMS]
+    if unknown:
+        parser.error(f"unknown room {unknown[0]!r}: the rooms are {', '.join(ROOMS)}")
+    found = outcomes(args.mutants, status_of)
     if not found:
         print("no mutmut results here: run ./dev mutate first", file=sys.stderr)
         return 2
-    scores = score_rooms(found, tuple(args.rooms))
+    scores = score_rooms(found, tuple(args.rooms) or ROOMS)
+    if args.names:
+        print("\n".join(name for s in scores for name in s.survivors))
+        return 0
     print(f"{'room':<10} {'mutants':>8} {'caught':>7} {'missed':>7} {'unrun':>6} {'score':>7}")
     for s in scores:
         counts = f"{s.mutants:>8} {s.caught:>7} {s.missed:>7} {s.unrun:>6}"

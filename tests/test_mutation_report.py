@@ -69,3 +69,38 @@ def test_a_room_at_the_goal_with_every_mutant_run_is_done() -> None:
     [adapters] = mutation_report.score_rooms(found, ("adapters",))
     assert adapters.score == pytest.approx(0.9)
     assert adapters.done
+
+
+def test_the_command_names_survivors_for_a_second_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_meta(
+        tmp_path,
+        "auth_plugins.core.answers",
+        {
+            "auth_plugins.core.answers.x_quote__mutmut_1": 1,
+            "auth_plugins.core.answers.x_quote__mutmut_2": 0,
+        },
+    )
+    write_meta(
+        tmp_path, "auth_plugins.stores.file", {"auth_plugins.stores.file.x_load__mutmut_1": 33}
+    )
+    argv = ["--mutants", str(tmp_path), "--names"]
+    assert mutation_report.main(argv, STATUS) == 0
+    assert capsys.readouterr().out.split() == [
+        "auth_plugins.core.answers.x_quote__mutmut_2",
+        "auth_plugins.stores.file.x_load__mutmut_1",
+    ]
+    assert mutation_report.main(["core", *argv], STATUS) == 0  # one room only
+    assert capsys.readouterr().out.split() == ["auth_plugins.core.answers.x_quote__mutmut_2"]
+    # No room named: every room's table, and not done (under the goal, rooms unrun).
+    assert mutation_report.main(["--mutants", str(tmp_path)], STATUS) == 1
+    table = capsys.readouterr().out
+    assert [line.split()[0] for line in table.splitlines()[1:4]] == ["core", "adapters", "stores"]
+
+
+def test_an_unknown_room_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        mutation_report.main(["cores"])
+    assert stop.value.code == 2
+    assert "unknown room 'cores': the rooms are core, adapters, stores" in capsys.readouterr().err
