@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .adapters.httpx_view import adapter, httpx_class, new_instance
 from .core.errors import ConfigError, TwoFactorRequired
-from .core.exchange import Deadline, Send, drive, vendor_call
 from .core.messages import Answer
 from .core.renewal import Renewal
 from .core.scope import Scope
@@ -27,6 +26,8 @@ from .stores.choose import default_store
 if TYPE_CHECKING:
     import httpx
     import requests
+
+    from .core.exchange import Send
 
     # Type checkers see what isinstance() says once httpx is imported (see
     # PasswordAuth.__class__), so httpx.Client(auth=TeamUpAuth(...)) type-checks.
@@ -299,6 +300,8 @@ class PasswordAuth(_AuthBase):
     def _vendor_flow(
         self, what: str, path: str, payload: Any, headers: Optional[dict[str, str]]
     ) -> Generator[Any, Any, Any]:
+        from .core.exchange import Deadline, vendor_call  # loaded by logins only (issue 15)
+
         return vendor_call(
             self.vendor,
             self._renewal.settings,
@@ -318,6 +321,8 @@ class PasswordAuth(_AuthBase):
         client: Optional[httpx.Client] = None,
     ) -> Any:
         """One of the vendor's extra calls (two-factor, step-up), outside any request."""
+        from .core.exchange import drive
+
         return drive(self._vendor_flow(what, path, payload, headers), self._send(client))
 
     async def _avendor_call(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .auth import PasswordAuth
+from .core.record import Record
 from .core.vendor import Vendor
 
 __all__ = ["BUILTIN_PLUGINS", "BUILTIN_SOURCE", "VendorEntry", "builtin_vendor", "register_into"]
@@ -21,8 +21,7 @@ BUILTIN_PLUGINS = ("auth_plugins.vendors.teamup", "auth_plugins.vendors.up2money
 BUILTIN_SOURCE = "built-in"
 
 
-@dataclass(frozen=True)
-class VendorEntry:
+class VendorEntry(Record):
     """A registered vendor, how to build its auth, and where it came from."""
 
     vendor: Vendor

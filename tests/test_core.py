@@ -20,11 +20,12 @@ from auth_plugins import (
     TeamUpAuth,
     TwoFactorRequired,
 )
-from auth_plugins.core.answers import MAX_TOKEN_LENGTH, QUOTE_LIMIT, login_error, read_token
+from auth_plugins.core.answers import MAX_TOKEN_LENGTH, login_error, read_token
 from auth_plugins.core.exchange import Deadline, drive, refresh
 from auth_plugins.core.messages import Answer, Call, Headers
 from auth_plugins.core.renewal import TOUCH_SAVE_SHARE, Renewal
 from auth_plugins.core.settings import Settings
+from auth_plugins.core.text import QUOTE_LIMIT
 from auth_plugins.core.tokens import MAX_LEEWAY_SHARE, Token
 from auth_plugins.stores import FileTokenStore
 from auth_plugins.vendors.teamup import TEAMUP
@@ -257,7 +258,7 @@ def test_a_non_http_base_url_is_refused() -> None:
 
 
 def test_a_secret_is_hidden_as_json_writes_it_too() -> None:
-    from auth_plugins.core.answers import redact
+    from auth_plugins.core.text import redact
 
     secret = 'p\u00e4ssw\\ord"Secret'
     echoed = json.dumps({"password": secret})  # as the login body carried it
@@ -278,6 +279,6 @@ def test_a_secret_is_hidden_as_json_writes_it_too() -> None:
 def test_an_api_error_body_is_read_only_when_it_says_it_is_small(
     headers: dict[str, str], readable: bool
 ) -> None:
-    from auth_plugins.core.answers import error_body_worth_reading
+    from auth_plugins.core.messages import error_body_worth_reading
 
     assert error_body_worth_reading(Headers(headers)) is readable

@@ -37,10 +37,9 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import httpx
 
-from ..core.answers import error_body_worth_reading
 from ..core.errors import AuthPluginError, BodyNotReplayable, LoginError
 from ..core.exchange import Flow
-from ..core.messages import Answer, Headers
+from ..core.messages import Answer, Headers, error_body_worth_reading
 from ..core.scope import Scope
 from ..core.tokens import Token
 from .httpx_login import LOGIN_MARK, LoginRequest, read_login_answer, user_agent

@@ -33,10 +33,9 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import httpx
 
-from ..core.answers import error_body_worth_reading
 from ..core.errors import LoginError
 from ..core.exchange import Flow
-from ..core.messages import Answer, Call
+from ..core.messages import Answer, Call, error_body_worth_reading
 from ..core.renewal import TOUCH_SAVE_SHARE, Renewal
 from ..core.tokens import Token
 from ..stores.base import TokenKey

@@ -33,11 +33,9 @@ import requests
 from requests.cookies import extract_cookies_to_jar
 from requests.utils import rewind_body
 
-from ..core.answers import error_body_worth_reading
 from ..core.errors import AuthPluginError, BodyNotReplayable
-from ..core.messages import Answer
+from ..core.messages import Answer, error_body_worth_reading
 from ..core.tokens import Token
-from .requests_send import adapter_sender
 
 if TYPE_CHECKING:
     from ..auth import PasswordAuth
@@ -94,6 +92,10 @@ def on_response(
         return _accepted(auth, response, answer, carried)
     if connection is None:  # a cache answered before any request went out: nothing to send on
         return response
+    # Imported when a token is refused: a run that only uses a stored token
+    # (``http -A teamup`` with a cached one) never loads the login sender.
+    from .requests_send import adapter_sender
+
     send = adapter_sender(connection, send_kwargs)
     _release(response)
     token = auth._renewal.renew(carried, send, rejected=carried is not None)

@@ -8,22 +8,20 @@ one line, clipped and with secrets redacted before it reaches a message.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Optional
 
 from .errors import AccountLocked, AuthPluginError, InvalidCredentials, LoginError, RateLimited
-from .messages import MAX_ANSWER_BYTES, Answer
+from .messages import Answer
+from .text import quote, redact
 from .tokens import Token
 from .vendor import Vendor
 
 #: Longest token we send: common servers refuse longer header lines
 #: (nginx's default buffer is 8 KiB; ours leaves room for big JWTs).
 MAX_TOKEN_LENGTH = 16 * 1024
-#: How much of an unexpected answer an error message quotes.
-QUOTE_LIMIT = 200
 #: How much of a vendor's error code or content type an error message quotes.
 CODE_LIMIT = 60
 #: A token life shorter than this is taken as this: a server saying 1e-9 seconds
@@ -31,8 +29,6 @@ CODE_LIMIT = 60
 MIN_LIFETIME = 1.0
 #: ... and one longer than this as this (a year): no token is trusted for ever.
 MAX_LIFETIME = 365 * 24 * 3600.0
-#: A compressed API error body is read only up to this size (it inflates at most ~1000x).
-MAX_COMPRESSED_ERROR = 4 * 1024
 #: The longest wait a rate limit may impose (a day); longer or odd values are clipped.
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -236,20 +232,6 @@ def _parse(answer: Any) -> tuple[bool, Any]:
         return False, None
 
 
-def error_body_worth_reading(headers: Mapping[str, str]) -> bool:
-    """May an API error body be read for the vendor's checks before the caller sees it?
-
-    Only one that says it is small (``Content-Length``) and, when compressed,
-    small enough that no inflation costs much: the caller may be streaming a
-    body it never reads, and a gzip bomb of an error is not ours to open.
-    """
-    length = headers.get("Content-Length", "").strip()
-    if not length.isdigit():
-        return False
-    limit = MAX_COMPRESSED_ERROR if headers.get("Content-Encoding") else MAX_ANSWER_BYTES
-    return int(length) <= limit
-
-
 def describe_body(answer: Answer, secrets: Iterable[str] = ()) -> str:
     """A short description of a body that is not what we expected."""
     content_type = answer.headers.get("Content-Type") or ""
@@ -302,41 +284,6 @@ def dig(data: Any, path: str) -> Any:
             return None
         data = data.get(part)
     return data
-
-
-def secret_values(vendor: Vendor, values: Mapping[str, Any]) -> list[str]:
-    """The values of secret options, to be kept out of messages."""
-    secret_names = {option.name for option in vendor.all_options() if option.secret}
-    secret_names |= {"refresh_token", "verification_key"}
-    return [v for k, v in values.items() if k in secret_names and isinstance(v, str) and v]
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced by ``***``.
-
-    Longest first, so that a secret containing another is hidden whole; each also
-    as JSON writes it (a server echoing the login body shows ``\\u00e4`` for ``ä``).
-    """
-    forms = {form for secret in secrets if secret for form in _written_forms(secret)}
-    for secret in sorted(forms, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _written_forms(secret: str) -> set[str]:
-    """``secret`` as it is, and as a JSON string body carries it (escaped)."""
-    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-
-
-def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """A vendor's text made fit for a one-line message: printable, spaced once, clipped.
-
-    Redact before quoting: clipping first could leave half a secret behind.
-    """
-    text = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 4])
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def header_safe(value: str) -> bool:

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from .record import Record, field
 
 #: The most of a login answer an adapter reads (decoded). A login answer is a few
 #: hundred bytes; a larger one is refused instead of filling memory (gzip bombs too).
 MAX_ANSWER_BYTES = 64 * 1024
+#: A compressed API error body is read only up to this size (it inflates at most ~1000x).
+MAX_COMPRESSED_ERROR = 4 * 1024
 
 
-@dataclass(frozen=True, repr=False)
-class Call:
+class Call(Record):
     """One request of a login exchange: ``POST url`` with a JSON body."""
 
     method: str
@@ -77,8 +79,7 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self)!r})"
 
 
-@dataclass(frozen=True, repr=False)
-class Answer:
+class Answer(Record):
     """What a server answered: status, headers and (at most ``MAX_ANSWER_BYTES`` of) body.
 
     ``status_code``, ``content``, ``reason`` and ``json()`` read as on a
@@ -120,3 +121,17 @@ class Answer:
     def __repr__(self) -> str:
         # Bodies of login answers hold tokens.
         return f"<Answer {self.status} {self.url} ({len(self.body)} bytes)>"
+
+
+def error_body_worth_reading(headers: Mapping[str, str]) -> bool:
+    """May an API error body be read for the vendor's checks before the caller sees it?
+
+    Only one that says it is small (``Content-Length``) and, when compressed,
+    small enough that no inflation costs much: the caller may be streaming a
+    body it never reads, and a gzip bomb of an error is not ours to open.
+    """
+    length = headers.get("Content-Length", "").strip()
+    if not length.isdigit():
+        return False
+    limit = MAX_COMPRESSED_ERROR if headers.get("Content-Encoding") else MAX_ANSWER_BYTES
+    return int(length) <= limit

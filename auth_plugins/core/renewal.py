@@ -22,15 +22,20 @@ import logging
 import time
 import warnings
 from contextlib import AbstractContextManager
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from ..stores.base import Failure, FleetStore, TokenKey, TokenStore
-from . import failures
+from ..stores.base import Failure, FleetStore, TokenKey, TokenStore, is_fleet_store
 from .errors import AuthPluginError, InvalidCredentials, LoginError, TwoFactorRequired
-from .exchange import Deadline, Flow, Send, drive, password_login, refresh
 from .settings import Settings
 from .tokens import Token
 from .vendor import Vendor
+
+if TYPE_CHECKING:
+    from .exchange import Deadline, Flow, Send
+
+# The exchange and the failure rules are imported by the methods that log in:
+# a process that only uses a stored token (``http -A teamup`` with a cached
+# one) never loads them, nor the answer parsing they bring (issue 15).
 
 logger = logging.getLogger("auth_plugins")
 
@@ -97,6 +102,8 @@ class Renewal:
 
     def renew(self, stale: Optional[Token], send: Send, *, rejected: bool = False) -> Token:
         """:meth:`renew_flow` driven by ``send``."""
+        from .exchange import drive
+
         return drive(self.renew_flow(stale, rejected=rejected), send)
 
     def renew_flow(self, stale: Optional[Token], *, rejected: bool = False) -> Flow[Token]:
@@ -125,8 +132,8 @@ class Renewal:
     def use_store(self, store: TokenStore) -> None:
         """Keep tokens (and, for a :class:`FleetStore`, refused logins) in ``store``."""
         self.store = store
-        self._fleet = isinstance(store, FleetStore)
-        self.records: FleetStore = store if isinstance(store, FleetStore) else _memory()
+        self._fleet = is_fleet_store(store)
+        self.records: FleetStore = store if is_fleet_store(store) else _memory()
 
     def clear_failure(self) -> None:
         """Forget a remembered refused login (here and in the store): the next request tries."""
@@ -188,6 +195,8 @@ class Renewal:
 
     def _hold_back(self) -> None:
         """Raise instead of logging in while a refused login is remembered, or past the cap."""
+        from . import failures
+
         now = time.time()
         for failure in (self._kept, self.records.load_failure(self.key)):
             if failure is not None and failure.until > now and self._applies(failure):
@@ -206,7 +215,9 @@ class Renewal:
 
     def _print(self, salt: str) -> int:
         if salt not in self._prints:
-            self._prints[salt] = failures.fingerprint(self._credentials(), bytes.fromhex(salt))
+            from .failures import fingerprint
+
+            self._prints[salt] = fingerprint(self._credentials(), bytes.fromhex(salt))
         return self._prints[salt]
 
     def _credentials(self) -> bytes:
@@ -218,8 +229,10 @@ class Renewal:
         return "\0".join(parts).encode()
 
     def _remember(self, exc: LoginError) -> None:
+        from .failures import record_for
+
         try:
-            failure = failures.record_for(exc, self._print)
+            failure = record_for(exc, self._print)
         except (AuthPluginError, ValueError):
             return
         if failure is None:
@@ -246,6 +259,8 @@ class Renewal:
                 )
 
     def _new_token(self, previous: Optional[Token], rejected: bool) -> Flow[Token]:
+        from .exchange import Deadline, refresh
+
         deadline = Deadline(self.timeout)
         if previous is not None and previous.refresh_token and self.vendor.refresh_path:
             try:
@@ -282,6 +297,8 @@ class Renewal:
         return token
 
     def _password_login(self, deadline: Deadline) -> Flow[Token]:
+        from .exchange import password_login
+
         login = password_login(self.vendor, self.settings, deadline, idle_timeout=self.idle_timeout)
         try:
             token = yield from login

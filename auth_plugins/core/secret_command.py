@@ -16,9 +16,9 @@ import threading
 from collections.abc import Sequence
 from typing import IO, Any, Optional
 
-from .answers import quote, redact
 from .errors import ConfigError
 from .secrets import LazySecret
+from .text import quote, redact
 from .vendor import Vendor
 
 logger = logging.getLogger("auth_plugins")

@@ -23,8 +23,8 @@ import os
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
-from .answers import quote, redact
 from .errors import ConfigError
+from .text import quote, redact
 from .vendor import Option, Vendor
 
 logger = logging.getLogger("auth_plugins")
@@ -160,12 +160,14 @@ def source_for(
     nobody gave. Raises :class:`ConfigError` for a required one nothing can give.
     """
     name = option.name
-    from .secret_command import CommandSecret
-
     if command is not None:
+        from .secret_command import CommandSecret  # only a command source pays for it
+
         return CommandSecret(vendor, name, command, f"argument {name}_command="), ""
     env = option.env if option.env and _environment_belongs(vendor, option, values) else None
     if env and os.environ.get(f"{env}_COMMAND"):
+        from .secret_command import CommandSecret
+
         return CommandSecret(vendor, name, os.environ[f"{env}_COMMAND"], f"{env}_COMMAND"), ""
     if env and os.environ.get(env):
         return os.environ[env], f"environment variable {env}"

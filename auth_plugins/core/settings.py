@@ -9,9 +9,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from .answers import redact, secret_values
 from .errors import AuthPluginError, ConfigError
 from .secrets import AskLast, Given, LazySecret, source_for
+from .text import redact, secret_values
 from .vendor import Vendor, template_names
 
 #: Keys the in-process digests of secrets (:meth:`Settings.sharing_key`); new in each process.

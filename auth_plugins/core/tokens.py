@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from .record import Record, field
 
 #: The longest token read back from a store (the longest a login accepts, too).
 MAX_STORED_TOKEN = 16 * 1024
@@ -14,8 +15,7 @@ MAX_STORED_TOKEN = 16 * 1024
 MAX_LEEWAY_SHARE = 0.25
 
 
-@dataclass(repr=False)
-class Token:
+class Token(Record, frozen=False):
     """An access token and what is known of its life.
 
     Times are wall-clock seconds (``time.time()``) so that a token stored on disk

@@ -14,10 +14,10 @@ import os
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import ConfigError
+from .record import Record, field
 
 if TYPE_CHECKING:
     from .messages import Answer
@@ -34,8 +34,7 @@ ApiResponseHook = Callable[["Answer"], None]
 ErrorHook = Callable[[dict[str, Any]], "tuple[Optional[str], str]"]
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Record):
     """A setting the vendor's auth takes, as a keyword argument or from the environment."""
 
     name: str
@@ -50,8 +49,7 @@ class Option:
     help: str = ""
 
 
-@dataclass(frozen=True)
-class Vendor:
+class Vendor(Record):
     """Everything the engine needs to know to log in to one vendor and use its token."""
 
     #: Short lower-case name: ``get_auth(name)``, ``--auth-type`` in HTTPie.

@@ -18,7 +18,6 @@ from typing import Any, Optional
 from ..core.errors import ConfigError
 from ..core.tokens import Token
 from .base import Failure, KeyLocks, TokenKey
-from .index import add_to_index, prune_index, read_index
 from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
@@ -82,6 +81,8 @@ class FileTokenStore:
         if new:
             # Only a key's first file is indexed (refreshes are not), so the index
             # grows with users, not with logins; logout compacts it.
+            from .index import add_to_index  # a process that only reads tokens skips it
+
             add_to_index(self.directory / INDEX_NAME, key)
 
     def delete(self, key: TokenKey) -> None:
@@ -170,6 +171,8 @@ class FileTokenStore:
             names = {name for name in os.listdir(self.directory) if name.endswith(".json")}
         except (FileNotFoundError, NotADirectoryError):
             return []
+        from .index import read_index
+
         found: set[TokenKey] = set()
         for key in read_index(self.directory / INDEX_NAME):
             # An index line names a key only if that key's file is here: a stale
@@ -204,6 +207,8 @@ class FileTokenStore:
                     path.unlink()
                     if path.suffix == ".json":
                         removed += 1
+        from .index import prune_index
+
         prune_index(self.directory / INDEX_NAME, vendor)
         return removed
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..auth import PasswordAuth
-from ..core.answers import quote
 from ..core.errors import ConfigError, TwoFactorRequired
 from ..core.messages import Answer
+from ..core.text import quote
 from ..core.vendor import Option, Vendor
 
 if TYPE_CHECKING:

@@ -1,0 +1,141 @@
+"""``core.record.Record``: the dataclass stand-in behind Vendor, Option, Token, Call and Answer.
+
+It exists for start-up speed (issue 15), so it must keep every dataclass
+behaviour those classes' users rely on: construction, defaults made fresh,
+immutability, equality and hashing, copies with changes, pickling.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any, Optional
+
+import pytest
+
+from auth_plugins.core.errors import ConfigError
+from auth_plugins.core.record import Record, field
+from auth_plugins.core.tokens import Token
+from auth_plugins.core.vendor import Option
+from auth_plugins.vendors.teamup import TEAMUP
+
+
+class Point(Record):
+    x: int
+    y: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+class Checked(Record):
+    size: int
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            raise ValueError("size must not be negative")
+
+
+class Counter(Record, frozen=False):
+    count: int = 0
+    note: Optional[str] = None
+
+
+class Labelled(Point):
+    label: str = "p"
+
+
+def test_fields_come_positionally_or_by_keyword_with_defaults() -> None:
+    assert (Point(1).x, Point(1).y, Point(1).tags) == (1, 0, [])
+    assert Point(1, 2) == Point(x=1, y=2) == Point(y=2, x=1)
+    assert Point(1, 2, ["a"]).tags == ["a"]
+
+
+def test_a_default_factory_gives_each_record_its_own_value() -> None:
+    first, second = Point(1), Point(2)
+    first.tags.append("mine")
+    assert second.tags == []
+    assert "tags" not in Point.__dict__  # no shared class-level value left behind
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((), {}, "Point() missing required argument 'x'"),
+        ((1, 2, [], 4), {}, "Point() takes 3 arguments, 4 given"),
+        ((1,), {"z": 3}, "Point() got an unexpected keyword argument 'z'"),
+        ((1,), {"x": 2}, "Point() got multiple values for argument 'x'"),
+    ],
+)
+def test_wrong_arguments_are_refused_as_a_dataclass_would(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError) as refused:
+        Point(*args, **kwargs)
+    assert str(refused.value) == message
+
+
+def test_a_subclass_adds_its_fields_after_its_bases() -> None:
+    labelled = Labelled(1, 2, ["t"], "here")
+    assert Labelled._fields == ("x", "y", "tags", "label")
+    assert (labelled.x, labelled.label) == (1, "here")
+    assert labelled != Point(1, 2, ["t"])  # another class is never equal
+
+
+def test_frozen_records_refuse_changes_and_hash_by_value() -> None:
+    point = Point(1, 2)
+    with pytest.raises(AttributeError, match="Point is frozen: cannot assign to 'x'"):
+        point.x = 5  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="Point is frozen: cannot delete 'y'"):
+        del point.y
+    assert point.x == 1
+    assert hash(Option("a", env="A")) == hash(Option("a", env="A"))
+    assert len({Option("a"), Option("a"), Option("b")}) == 2
+
+
+def test_mutable_records_take_changes_and_are_not_hashable() -> None:
+    counter = Counter()
+    counter.count += 1
+    counter.note = "seen"
+    assert counter == Counter(1, "seen")
+    with pytest.raises(TypeError):
+        hash(counter)
+    token = Token("abc")
+    token.last_used = 5.0
+    assert token.last_used == 5.0
+
+
+def test_post_init_checks_every_new_record_including_copies() -> None:
+    assert Checked(3).size == 3
+    with pytest.raises(ValueError, match="size must not be negative"):
+        Checked(-1)
+    with pytest.raises(ValueError, match="size must not be negative"):
+        Checked(3).replace(size=-1)
+    # A vendor copied under a bad name is refused just as a new one is.
+    with pytest.raises(ConfigError, match="name"):
+        TEAMUP.replace(name="Not A Name")
+
+
+def test_replace_copies_with_changes_and_leaves_the_original() -> None:
+    white_label = TEAMUP.replace(name="teamup-eu", title="TeamUp EU")
+    assert (white_label.name, white_label.title) == ("teamup-eu", "TeamUp EU")
+    assert white_label.api_headers == TEAMUP.api_headers
+    assert TEAMUP.name == "teamup"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nmae'"):
+        TEAMUP.replace(nmae="typo")
+
+
+def test_repr_names_the_class_and_each_field() -> None:
+    assert repr(Point(1, 2)) == "Point(x=1, y=2, tags=[])"
+    # Classes whose fields hold secrets write their own repr.
+    token = Token("secret-access-token", refresh_token="secret-refresh")
+    assert "secret" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [Point(1, 2, ["a"]), Counter(3, "n"), Option("org", env="ORG"), TEAMUP, Token("t", "r")],
+    ids=["frozen", "mutable", "option", "vendor", "token"],
+)
+def test_records_pickle_and_deep_copy_equal(record: Any) -> None:
+    for again in (pickle.loads(pickle.dumps(record)), copy.deepcopy(record), copy.copy(record)):
+        assert type(again) is type(record)
+        assert again == record
