@@ -54,9 +54,13 @@ def keyring_user(option: str, username: str) -> str:
 
 def keyring_enabled() -> bool:
     """Is the keyring installed and not switched off? (It is not imported to find out.)"""
-    if os.environ.get(KEYRING_SWITCH_ENV, "").strip().lower() in _OFF:
+    if _keyring_switched_off():
         return False
     return importlib.util.find_spec("keyring") is not None
+
+
+def _keyring_switched_off() -> bool:
+    return os.environ.get(KEYRING_SWITCH_ENV, "").strip().lower() in _OFF
 
 
 class LazySecret:
@@ -197,6 +201,8 @@ def missing_message(vendor: Vendor, option: Option, username: str) -> str:
         login = f"auth-plugins login {vendor.name}"
         login += f" {username}" if option.name == "password" else f" --option {option.name}"
         where += f", or keep it in the system keyring ({login})"
+    elif _keyring_switched_off():
+        where += f" (the system keyring is switched off by {KEYRING_SWITCH_ENV})"
     else:
         where += ", or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
     return f"{vendor.title} needs {option.help or option.name}: set {where}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -172,7 +173,8 @@ class Settings:
         values = [self._values.get(name) for name in secret]
         if any(_lazy(value) for value in values):
             return None
-        material = "\0".join(value or "" for value in values).encode()
+        # JSON, not a join: no secret's characters can move a boundary between two.
+        material = json.dumps(values).encode()
         digest = hmac.new(_PROCESS_KEY, material, hashlib.sha256).hexdigest()
         return (self.vendor.name, self.base_url, self.username, digest)
 

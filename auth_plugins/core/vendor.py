@@ -190,7 +190,8 @@ def _check(vendor: Vendor) -> None:
         raise bad("token_field must name where the login answer has the token")
     for name in ("token_lifetime", "idle_timeout"):
         value = getattr(vendor, name)
-        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and value > 0):
             raise bad(f"{name} must be a positive number of seconds, or None")
     # Declarations read naturally as lists and sets; the engine wants tuples and frozensets.
     object.__setattr__(vendor, "options", tuple(vendor.options))
