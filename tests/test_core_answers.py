@@ -19,19 +19,14 @@ import pytest
 
 from auth_plugins.core.answers import (
     CODE_LIMIT,
-    MAX_COMPRESSED_ERROR,
     MAX_LIFETIME,
     MAX_RETRY_AFTER,
     MAX_TOKEN_LENGTH,
     MIN_LIFETIME,
-    QUOTE_LIMIT,
-    error_body_worth_reading,
     login_error,
-    quote,
     read_json,
     read_token,
     retry_after,
-    secret_values,
 )
 from auth_plugins.core.errors import (
     AccountLocked,
@@ -39,7 +34,14 @@ from auth_plugins.core.errors import (
     LoginError,
     RateLimited,
 )
-from auth_plugins.core.messages import MAX_ANSWER_BYTES, Answer, Headers
+from auth_plugins.core.messages import (
+    MAX_ANSWER_BYTES,
+    MAX_COMPRESSED_ERROR,
+    Answer,
+    Headers,
+    error_body_worth_reading,
+)
+from auth_plugins.core.text import QUOTE_LIMIT, quote, secret_values
 from auth_plugins.core.tokens import Token
 from auth_plugins.core.vendor import Vendor
 

@@ -371,7 +371,7 @@ def test_without_the_keyring_a_missing_password_fails_at_once_and_says_how_to_ge
     assert str(caught.value) == (
         "TeamUp needs your TeamUp password: set argument password= or environment variable "
         "TEAMUP_PASSWORD, a command printing it (password_command= or TEAMUP_PASSWORD_COMMAND), "
-        "or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
+        "or keep it in the system keyring (switched off by AUTH_PLUGINS_KEYRING)"
     )
 
 
@@ -397,7 +397,7 @@ def test_an_option_without_a_variable_is_named_by_its_argument_and_command_only(
         Settings(vendor, {"username": "u", "password": "p"})
     assert str(caught.value) == (
         "Zed needs api_key: set argument api_key=, a command printing it (api_key_command=), "
-        "or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
+        "or keep it in the system keyring (switched off by AUTH_PLUGINS_KEYRING)"
     )
 
 
@@ -467,7 +467,7 @@ def test_an_empty_answer_at_the_prompt_is_no_password(monkeypatch: pytest.Monkey
     with pytest.raises(ConfigError) as caught:
         settings.values()
     assert str(caught.value) == (
-        f"{missing}or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
+        f"{missing}or keep it in the system keyring (switched off by AUTH_PLUGINS_KEYRING)"
     )
 
 

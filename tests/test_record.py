@@ -8,6 +8,7 @@ immutability, equality and hashing, copies with changes, pickling.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 from typing import Any, Optional
 
@@ -139,3 +140,17 @@ def test_records_pickle_and_deep_copy_equal(record: Any) -> None:
     for again in (pickle.loads(pickle.dumps(record)), copy.deepcopy(record), copy.copy(record)):
         assert type(again) is type(record)
         assert again == record
+
+
+def test_the_dataclasses_functions_work_on_records() -> None:
+    """Type checkers call a Record a dataclass: what they accept must run."""
+    white_label = dataclasses.replace(TEAMUP, name="teamup-eu")
+    assert (white_label.name, white_label.base_url) == ("teamup-eu", TEAMUP.base_url)
+    assert dataclasses.is_dataclass(TEAMUP)
+    assert dataclasses.is_dataclass(Token)
+    assert [f.name for f in dataclasses.fields(Point)] == ["x", "y", "tags"]
+    assert dataclasses.asdict(Point(1, 2, ["a"])) == {"x": 1, "y": 2, "tags": ["a"]}
+    token = Token("t", issued_at=1.0)
+    assert dataclasses.replace(token, last_used=2.0).last_used == 2.0
+    with pytest.raises(ConfigError, match="name"):
+        dataclasses.replace(TEAMUP, name="Not A Name")  # checked like a new vendor

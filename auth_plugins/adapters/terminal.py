@@ -48,7 +48,7 @@ def command_line_options(
     never sent as another user's password). ``user_hint``/``password_hint`` say
     how to give them on this command line.
     """
-    from ..core.secrets import AskLast, keyring_enabled
+    from ..core.secrets import AskLast, keyring_advice
 
     user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
     password_env = f"{vendor.env_prefix}_PASSWORD"
@@ -60,11 +60,7 @@ def command_line_options(
     if password:
         return {"username": user, "password": password}
     how = f"give {password_hint}, " if password_hint else ""
-    keep = (
-        f"keep it in the keyring (auth-plugins login {vendor.name} {user})"
-        if keyring_enabled()
-        else "pip install 'auth-plugins[keyring]' to keep it in the keyring"
-    )
+    keep = keyring_advice(f"auth-plugins login {vendor.name} {user}")
     prompt = password_prompt(
         f"{vendor.title} password for {user}: ",
         f"{vendor.title} needs the password of {user} to log in: {how}set {password_env} "

@@ -11,7 +11,9 @@ equality, ``repr`` and immutability from this one shared implementation, and
 type checkers treat it as a dataclass (PEP 681).
 
 Declare fields as class annotations; ``class Token(Record, frozen=False)``
-allows assignment. ``record.replace(**changes)`` is ``dataclasses.replace``.
+allows assignment. ``record.replace(**changes)`` makes a changed copy, and
+``dataclasses.replace``, ``fields``, ``asdict`` and ``is_dataclass`` work on
+records as on dataclasses.
 """
 
 from __future__ import annotations
@@ -48,6 +50,31 @@ def field(*, default_factory: Callable[[], T]) -> T:
 _NO_DEFAULT = object()
 
 
+def _described_fields(cls: type[Record]) -> dict[str, Any]:
+    """The fields as :func:`dataclasses.fields` describes them.
+
+    Type checkers take a Record for a dataclass, so ``dataclasses.replace``,
+    ``fields`` and ``asdict`` must work on one too (a plugin copying a vendor
+    under its own name is the common case). ``dataclasses`` marks a real field
+    with a private sentinel; without it ``fields()`` would list nothing.
+    """
+    import dataclasses
+
+    described: dict[str, Any] = {}
+    for name in cls._fields:
+        default = cls._defaults.get(name, _NO_DEFAULT)
+        if isinstance(default, _Factory):
+            field_ = dataclasses.field(default_factory=default.make)
+        elif default is _NO_DEFAULT:
+            field_ = dataclasses.field()
+        else:
+            field_ = dataclasses.field(default=default)
+        field_.name, field_.type = name, cls._types[name]
+        field_._field_type = getattr(dataclasses, "_FIELD", None)
+        described[name] = field_
+    return described
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Record:
     """Base of value classes: fields from annotations, equal when fields are equal."""
@@ -56,10 +83,12 @@ class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
     _frozen: ClassVar[bool] = True
+    _types: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, frozen: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields, defaults = list(cls._fields), dict(cls._defaults)
+        types = dict(getattr(cls, "_types", {}))
         # From Python 3.10 a class's __annotations__ are its own; 3.9 may hand a
         # base's down to a subclass that declares none.
         own = "__annotations__" in cls.__dict__ or sys.version_info >= (3, 10)
@@ -68,6 +97,7 @@ class Record:
                 continue
             if name not in fields:
                 fields.append(name)
+            types[name] = annotation
             value = cls.__dict__.get(name, _NO_DEFAULT)
             if value is not _NO_DEFAULT:
                 defaults[name] = value
@@ -76,6 +106,8 @@ class Record:
             elif name in defaults:
                 del defaults[name]
         cls._fields, cls._defaults, cls._frozen = tuple(fields), defaults, frozen
+        cls._types = types
+        cls.__dataclass_fields__ = _described_fields(cls)  # type: ignore[attr-defined]
         if "__hash__" not in cls.__dict__:  # as a dataclass: hashable only if frozen
             cls.__hash__ = Record._field_hash if frozen else None  # type: ignore[assignment]
 

@@ -59,6 +59,15 @@ def keyring_enabled() -> bool:
     return importlib.util.find_spec("keyring") is not None
 
 
+def keyring_advice(login: str) -> str:
+    """How to keep a secret in the keyring: ``login`` (a command), or why it cannot be used."""
+    if keyring_enabled():
+        return f"keep it in the system keyring ({login})"
+    if _keyring_switched_off():
+        return f"keep it in the system keyring (switched off by {KEYRING_SWITCH_ENV})"
+    return "pip install 'auth-plugins[keyring]' to keep it in the system keyring"
+
+
 def _keyring_switched_off() -> bool:
     return os.environ.get(KEYRING_SWITCH_ENV, "").strip().lower() in _OFF
 
@@ -197,14 +206,9 @@ def missing_message(vendor: Vendor, option: Option, username: str) -> str:
     where += f", a command printing it ({option.name}_command=" + (
         f" or {option.env}_COMMAND)" if option.env else ")"
     )
-    if keyring_enabled():
-        login = f"auth-plugins login {vendor.name}"
-        login += f" {username}" if option.name == "password" else f" --option {option.name}"
-        where += f", or keep it in the system keyring ({login})"
-    elif _keyring_switched_off():
-        where += f" (the system keyring is switched off by {KEYRING_SWITCH_ENV})"
-    else:
-        where += ", or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
+    login = f"auth-plugins login {vendor.name}"
+    login += f" {username}" if option.name == "password" else f" --option {option.name}"
+    where += f", or {keyring_advice(login)}"
     return f"{vendor.title} needs {option.help or option.name}: set {where}"
 
 
