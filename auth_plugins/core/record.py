@@ -19,7 +19,7 @@ records as on dataclasses.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, TypeVar
 
 if TYPE_CHECKING:
     from typing_extensions import Self, dataclass_transform
@@ -50,13 +50,28 @@ def field(*, default_factory: Callable[[], T]) -> T:
 _NO_DEFAULT = object()
 
 
-def _described_fields(cls: type[Record]) -> dict[str, Any]:
-    """The fields as :func:`dataclasses.fields` describes them.
+class _FieldsForDataclasses:
+    """``__dataclass_fields__``, made when first asked for.
 
     Type checkers take a Record for a dataclass, so ``dataclasses.replace``,
     ``fields`` and ``asdict`` must work on one too (a plugin copying a vendor
-    under its own name is the common case). ``dataclasses`` marks a real field
-    with a private sentinel; without it ``fields()`` would list nothing.
+    under its own name is the common case). They look for this attribute;
+    making it for every class at import would cost the start-up saved.
+    """
+
+    def __get__(self, instance: object, owner: type[Record]) -> dict[str, Any]:
+        described: Optional[dict[str, Any]] = owner.__dict__.get("_described")
+        if described is None:  # cached per class: a subclass has fields of its own
+            described = _described_fields(owner)
+            type.__setattr__(owner, "_described", described)
+        return described
+
+
+def _described_fields(cls: type[Record]) -> dict[str, Any]:
+    """The fields as :func:`dataclasses.fields` describes them.
+
+    ``dataclasses`` marks a real field with a private sentinel; without it
+    ``fields()`` would list nothing.
     """
     import dataclasses
 
@@ -84,6 +99,7 @@ class Record:
     _defaults: ClassVar[dict[str, Any]] = {}
     _frozen: ClassVar[bool] = True
     _types: ClassVar[dict[str, Any]] = {}
+    __dataclass_fields__: ClassVar[Any] = _FieldsForDataclasses()
 
     def __init_subclass__(cls, frozen: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -107,7 +123,6 @@ class Record:
                 del defaults[name]
         cls._fields, cls._defaults, cls._frozen = tuple(fields), defaults, frozen
         cls._types = types
-        cls.__dataclass_fields__ = _described_fields(cls)  # type: ignore[attr-defined]
         if "__hash__" not in cls.__dict__:  # as a dataclass: hashable only if frozen
             cls.__hash__ = Record._field_hash if frozen else None  # type: ignore[assignment]
 

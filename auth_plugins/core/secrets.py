@@ -17,6 +17,7 @@ then, so ``import auth_plugins`` and HTTPie's start-up never load it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -54,8 +55,13 @@ def keyring_user(option: str, username: str) -> str:
 
 def keyring_enabled() -> bool:
     """Is the keyring installed and not switched off? (It is not imported to find out.)"""
-    if _keyring_switched_off():
-        return False
+    return not _keyring_switched_off() and _keyring_installed()
+
+
+@functools.cache
+def _keyring_installed() -> bool:
+    # Asked once per process: finding a package searches the whole import path,
+    # and a run with a cached token (HTTPie's) asks while building its messages.
     return importlib.util.find_spec("keyring") is not None
 
 
