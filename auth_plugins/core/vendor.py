@@ -11,7 +11,6 @@ third-party vendor plugin.
 from __future__ import annotations
 
 import os
-import re
 import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -157,8 +156,19 @@ class Vendor(Record):
         return fill_headers(self.api_headers, {**options, "token": token.access_token})
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Checked with str methods, not regular expressions: compiling a pattern costs
+# more at import than checking every vendor does (HTTPie start-up, issue 15).
+_NAME_CHARS = frozenset(string.ascii_lowercase + string.digits + "_-")
+_ENV_CHARS = frozenset(string.ascii_uppercase + string.digits + "_")
+
+
+def _spelled(text: object, first: str, rest: frozenset[str]) -> bool:
+    """Is ``text`` a string starting with one of ``first``, then only ``rest``?"""
+    return (
+        isinstance(text, str) and text != "" and text[0] in first and all(c in rest for c in text)
+    )
+
+
 #: Names the engine fills in besides the options: where each template may use them.
 _ENGINE_NAMES = {
     "login_body": frozenset(),
@@ -175,11 +185,11 @@ def _check(vendor: Vendor) -> None:
     def bad(problem: str) -> ConfigError:
         return ConfigError(f"vendor {vendor.name!r}: {problem}")
 
-    if not isinstance(vendor.name, str) or not _NAME.match(vendor.name):
+    if not _spelled(vendor.name, string.ascii_lowercase, _NAME_CHARS):
         raise bad("name must be lower-case letters, digits, '-' or '_', starting with a letter")
     if not vendor.title:
         raise bad("title must be a name for people, e.g. 'Acme'")
-    if not isinstance(vendor.env_prefix, str) or not _ENV_PREFIX.match(vendor.env_prefix):
+    if not _spelled(vendor.env_prefix, string.ascii_uppercase, _ENV_CHARS):
         raise bad("env_prefix must be upper-case letters, digits or '_', e.g. 'ACME'")
     for name, path in (("login_path", vendor.login_path), ("refresh_path", vendor.refresh_path)):
         if path is not None and not path.startswith("/"):
@@ -233,7 +243,9 @@ def template_names(template: Any) -> set[str]:
         names = set()
         for _, name, _, _ in string.Formatter().parse(template):
             if name:
-                names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+                # "{user.name}" and "{items[0]}" name "user" and "items".
+                ends = [i for i in (name.find("."), name.find("[")) if i >= 0]
+                names.add(name[: min(ends)] if ends else name)
         return names
     return set()
 
@@ -275,9 +287,6 @@ def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:
     return value
 
 
-_WHOLE_FIELD = re.compile(r"^\{(\w+)\}$")
-
-
 def fill(template: Any, values: Mapping[str, Any]) -> Any:
     """Fill a JSON template: ``"{name}"`` becomes ``values[name]`` (any type).
 
@@ -291,13 +300,20 @@ def fill(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, list):
         return [fill(item, values) for item in template]
     if isinstance(template, str):
-        whole = _WHOLE_FIELD.match(template)
-        if whole:
-            return values.get(whole.group(1))
+        whole = _whole_field(template)
+        if whole is not None:
+            return values.get(whole)
         if any(values.get(name) is None for name in template_names(template)):
             return None
         return template.format_map(values)
     return template
+
+
+def _whole_field(template: str) -> Optional[str]:
+    """``"{name}"`` -> ``"name"``: a template that is one field (keeps the value's type)."""
+    inner = template[1:-1]
+    one_field = template[:1] == "{" and template[-1:] == "}" and inner != ""
+    return inner if one_field and all(c.isalnum() or c == "_" for c in inner) else None
 
 
 def fill_headers(template: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, str]:
