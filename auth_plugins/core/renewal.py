@@ -24,7 +24,7 @@ import warnings
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ..stores.base import Failure, FleetStore, TokenKey, TokenStore, is_fleet_store
+from ..stores.base import Failure, FleetStore, TokenKey, TokenStore, as_fleet_store
 from .errors import AuthPluginError, InvalidCredentials, LoginError, TwoFactorRequired
 from .settings import Settings
 from .tokens import Token
@@ -132,8 +132,9 @@ class Renewal:
     def use_store(self, store: TokenStore) -> None:
         """Keep tokens (and, for a :class:`FleetStore`, refused logins) in ``store``."""
         self.store = store
-        self._fleet = is_fleet_store(store)
-        self.records: FleetStore = store if is_fleet_store(store) else _memory()
+        fleet = as_fleet_store(store)
+        self._fleet = fleet is not None
+        self.records: FleetStore = fleet if fleet is not None else _memory()
 
     def clear_failure(self) -> None:
         """Forget a remembered refused login (here and in the store): the next request tries."""
