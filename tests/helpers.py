@@ -6,6 +6,7 @@ for the tests here (``tests/`` is not a package), as it does for ``fake_plugins`
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable
@@ -57,7 +58,8 @@ def age_token(auth: PasswordAuth, seconds: float) -> Token:
     def earlier(when: float | None) -> float | None:
         return None if when is None else when - seconds
 
-    aged = token.replace(
+    aged = dataclasses.replace(
+        token,
         issued_at=token.issued_at - seconds,
         expires_at=earlier(token.expires_at),
         last_used=earlier(token.last_used),

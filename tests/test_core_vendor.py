@@ -120,6 +120,13 @@ def printing(tmp_path: Path) -> Callable[[str], str]:
         ),
         pytest.param({"token_lifetime": -5}, "token_lifetime must be", id="negative lifetime"),
         pytest.param({"token_lifetime": "60"}, "token_lifetime must be", id="lifetime as text"),
+        pytest.param({"token_lifetime": True}, "token_lifetime must be", id="lifetime as a bool"),
+        pytest.param({"name": "acme\n"}, "name must be lower-case", id="name with a newline"),
+        pytest.param(
+            {"api_headers": {"X-Token": "{token}\n"}},
+            "vendor 'acme': api_headers['X-Token'] must be one line of text; '{token}\\n' is not",
+            id="header template with a line break",
+        ),
         pytest.param(
             {"idle_timeout": 0},
             "vendor 'acme': idle_timeout must be a positive number of seconds, or None",
@@ -406,6 +413,19 @@ def test_equal_credentials_share_a_login_and_the_key_holds_no_secret() -> None:
 )
 def test_auths_differing_in_any_credential_never_share_a_login(different: dict[str, Any]) -> None:
     assert _key(**different) != _key()
+
+
+def test_secrets_cannot_trade_characters_across_their_boundary() -> None:
+    # Joined with a separator, ("a\0b", "c") and ("a", "b\0c") were the same key.
+    # (Secrets sent only in the login body, where no header check refuses a NUL.)
+    in_body = declare(api_headers={"Authorization": "Bearer {token}"})
+
+    def key(password: str, api_key: str) -> Optional[tuple[str, ...]]:
+        given = {"username": "alice", "password": password, "api_key": api_key}
+        return Settings(in_body, given).sharing_key()
+
+    assert key("a\0b", "c") != key("a", "b\0c")
+    assert key("a\0b", "c") == key("a\0b", "c")
 
 
 def test_a_secret_not_asked_for_yet_leaves_the_sharing_key_unknown() -> None:

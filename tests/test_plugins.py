@@ -8,6 +8,7 @@ entry-point loading runs. The example plugin, installed, is tested in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import threading
@@ -432,8 +433,8 @@ def test_a_white_label_vendor_is_data_and_tests_against_the_builtin_sandbox(
     # up2.money mirrors a platform other vendors resell: such a vendor is a copy
     # of the data under its own name, served by the same sandbox endpoints.
     sb = auth_plugins_sandbox
-    white_label = UP2MONEY.replace(
-        name="moneybox", title="MoneyBox", env_prefix="MONEYBOX", username_env=None
+    white_label = dataclasses.replace(
+        UP2MONEY, name="moneybox", title="MoneyBox", env_prefix="MONEYBOX", username_env=None
     )
     auth = PasswordAuth(
         white_label,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from typing import Any, Optional
 
@@ -17,7 +18,7 @@ import pytest
 from auth_plugins.core.errors import ConfigError
 from auth_plugins.core.record import Record, field
 from auth_plugins.core.tokens import Token
-from auth_plugins.core.vendor import Option
+from auth_plugins.core.vendor import Option, Vendor
 from auth_plugins.vendors.teamup import TEAMUP
 
 
@@ -60,7 +61,7 @@ def test_a_default_factory_gives_each_record_its_own_value() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((), {}, "Point() missing required argument 'x'"),
+        ((), {}, "Point() missing required arguments: 'x'"),
         ((1, 2, [], 4), {}, "Point() takes 3 arguments, 4 given"),
         ((1,), {"z": 3}, "Point() got an unexpected keyword argument 'z'"),
         ((1,), {"x": 2}, "Point() got multiple values for argument 'x'"),
@@ -83,10 +84,12 @@ def test_a_subclass_adds_its_fields_after_its_bases() -> None:
 
 def test_frozen_records_refuse_changes_and_hash_by_value() -> None:
     point = Point(1, 2)
-    with pytest.raises(AttributeError, match="Point is frozen: cannot assign to 'x'"):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="Point is frozen: cannot assign"):
         point.x = 5  # type: ignore[misc]
-    with pytest.raises(AttributeError, match="Point is frozen: cannot delete 'y'"):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="Point is frozen: cannot delete"):
         del point.y
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.extra = 1  # type: ignore[attr-defined]  # a class with fields takes no others
     assert point.x == 1
     assert hash(Option("a", env="A")) == hash(Option("a", env="A"))
     assert len({Option("a"), Option("a"), Option("b")}) == 2
@@ -109,19 +112,19 @@ def test_post_init_checks_every_new_record_including_copies() -> None:
     with pytest.raises(ValueError, match="size must not be negative"):
         Checked(-1)
     with pytest.raises(ValueError, match="size must not be negative"):
-        Checked(3).replace(size=-1)
+        dataclasses.replace(Checked(3), size=-1)
     # A vendor copied under a bad name is refused just as a new one is.
     with pytest.raises(ConfigError, match="name"):
-        TEAMUP.replace(name="Not A Name")
+        dataclasses.replace(TEAMUP, name="Not A Name")
 
 
 def test_replace_copies_with_changes_and_leaves_the_original() -> None:
-    white_label = TEAMUP.replace(name="teamup-eu", title="TeamUp EU")
+    white_label = dataclasses.replace(TEAMUP, name="teamup-eu", title="TeamUp EU")
     assert (white_label.name, white_label.title) == ("teamup-eu", "TeamUp EU")
     assert white_label.api_headers == TEAMUP.api_headers
     assert TEAMUP.name == "teamup"
     with pytest.raises(TypeError, match="unexpected keyword argument 'nmae'"):
-        TEAMUP.replace(nmae="typo")
+        dataclasses.replace(TEAMUP, nmae="typo")  # type: ignore[call-arg]
 
 
 def test_repr_names_the_class_and_each_field() -> None:
@@ -155,3 +158,58 @@ def test_the_dataclasses_functions_work_on_records() -> None:
     # Last: a type checker narrows what is_dataclass was asked about.
     assert dataclasses.is_dataclass(TEAMUP)
     assert dataclasses.is_dataclass(Token)
+
+
+def test_every_missing_argument_is_named_at_once() -> None:
+    with pytest.raises(TypeError) as refused:
+        Vendor(name="acme")  # type: ignore[call-arg]
+    assert str(refused.value) == (
+        "Vendor() missing required arguments: 'title', 'base_url', 'login_path', "
+        "'login_body', 'env_prefix'"
+    )
+
+
+class MyToken(Token):  # type: ignore[misc]  # mypy wants frozen=False; run time inherits it
+    """A plain subclass, as a custom store might return."""
+
+
+class CachingVendor(Vendor):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._seen = 0  # not a field: a plain subclass may keep its own attributes
+
+
+def test_subclasses_inherit_mutability_and_may_keep_attributes_of_their_own() -> None:
+    token = MyToken("abc")
+    token.touch(5.0)
+    assert token.last_used == 5.0
+    vendor = CachingVendor(**{f.name: getattr(TEAMUP, f.name) for f in dataclasses.fields(TEAMUP)})
+    assert vendor._seen == 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vendor.name = "other"  # type: ignore[misc]  # fields stay frozen
+
+
+def test_a_dataclass_may_extend_a_record() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class DocumentedVendor(Vendor):
+        docs_url: str = ""
+
+    vendor = DocumentedVendor(
+        **{f.name: getattr(TEAMUP, f.name) for f in dataclasses.fields(TEAMUP)},
+        docs_url="https://example.com/docs",
+    )
+    assert (vendor.name, vendor.docs_url) == ("teamup", "https://example.com/docs")
+
+
+def test_records_match_by_position_and_show_their_signature() -> None:
+    # What `case Option("tenant", env):` matches by (Python 3.10+).
+    assert Option.__match_args__ == (
+        "name",
+        "env",
+        "required",
+        "secret",
+        "default",
+        "choices",
+        "help",
+    )
+    assert str(inspect.signature(Point)) == "(x, y=0, tags=<factory>) -> None"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import ConfigError
 from .record import Record, field
+from .text import quote
 
 if TYPE_CHECKING:
     from .messages import Answer
@@ -231,6 +232,14 @@ def _check(vendor: Vendor) -> None:
             )
     if "token" not in template_names(vendor.api_headers):
         raise bad("api_headers must send the token: put '{token}' in one of them")
+    for template_field in ("login_headers", "api_headers"):
+        for header, template in getattr(vendor, template_field).items():
+            # A line break would be sent on every request and refused there.
+            if not (isinstance(template, str) and template.isprintable()):
+                raise bad(
+                    f"{template_field}[{header!r}] must be one line of text; "
+                    f"{quote(repr(template), 80)} is not"
+                )
 
 
 def template_names(template: Any) -> set[str]:
