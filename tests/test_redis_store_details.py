@@ -459,3 +459,21 @@ def test_a_lapsed_lock_is_logged_with_the_key_it_was_for(
         f"auth-plugins: the login lock for {KEY} lapsed before this process let go of it; "
         "another process may have logged in as well"
     ]
+
+
+def test_a_key_of_another_type_reads_as_absent_not_as_an_outage(
+    store: RedisTokenStore, r: Any
+) -> None:
+    """A hash another tool left under our names is bad data: skipped, not "Redis is down"."""
+    other = TokenKey("teamup", KEY.base_url, "bob@example.com")
+    store.save(other, Token("bobs-token"))
+    r.hset(f"auth-plugins:token:teamup:{KEY_HASH}", "field", "value")
+    r.hset(f"auth-plugins:failure:teamup:{KEY_HASH}", "field", "value")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no outage warning, no back-off
+        assert store.load(KEY) is None
+        assert store.load_failure(KEY) is None
+        assert store.keys() == [other]  # what `auth-plugins tokens` lists
+    loaded = store.load(other)
+    assert loaded is not None
+    assert loaded.access_token == "bobs-token"

@@ -86,7 +86,7 @@ class RedisTokenStore:
 
     def load(self, key: TokenKey) -> Optional[Token]:
         """The stored token, or ``None``."""
-        raw = self._run(lambda r: r.get(self._name("token", key)), lambda: _MISSING)
+        raw = self._run(partial(_get, self._name("token", key)), lambda: _MISSING)
         if raw is _MISSING:
             return self._fallback.load(key)
         if raw is None:
@@ -138,7 +138,7 @@ class RedisTokenStore:
 
     def load_failure(self, key: TokenKey) -> Optional[Failure]:
         """The refused login remembered for ``key``, while its TTL lasts."""
-        raw = self._run(lambda r: r.get(self._name("failure", key)), lambda: _MISSING)
+        raw = self._run(partial(_get, self._name("failure", key)), lambda: _MISSING)
         if raw is _MISSING:
             return self._fallback.load_failure(key)
         try:
@@ -239,7 +239,15 @@ def _rebuilt(url: str, prefix: str, retry_interval: float) -> RedisTokenStore:
 
 
 def _get(name: Any, client: Any) -> Any:
-    return client.get(name)
+    """GET; a key holding another type (a hash another tool wrote) reads as absent."""
+    from redis.exceptions import ResponseError  # redis is loaded: this store uses it
+
+    try:
+        return client.get(name)
+    except ResponseError as exc:
+        if str(exc).startswith("WRONGTYPE"):
+            return None  # bad data, not an outage: no back-off, no failed command
+        raise
 
 
 def _delete(names: list[Any], client: Any) -> int:
