@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from core_helpers import KEY, PASSWORD, Script, ok, renewal, teamup_settings
 
 from auth_plugins import (
     ConfigError,
@@ -22,54 +23,14 @@ from auth_plugins import (
 )
 from auth_plugins.core.answers import MAX_TOKEN_LENGTH, login_error, read_token
 from auth_plugins.core.exchange import Deadline, drive, refresh
-from auth_plugins.core.messages import Answer, Call, Headers
-from auth_plugins.core.renewal import TOUCH_SAVE_SHARE, Renewal
+from auth_plugins.core.messages import Answer, Headers
+from auth_plugins.core.renewal import TOUCH_SAVE_SHARE
 from auth_plugins.core.settings import Settings
 from auth_plugins.core.text import QUOTE_LIMIT
 from auth_plugins.core.tokens import MAX_LEEWAY_SHARE, Token
 from auth_plugins.stores import FileTokenStore
 from auth_plugins.vendors.teamup import TEAMUP
 from auth_plugins.vendors.up2money import UP2MONEY
-
-PASSWORD = "correct-horse-battery"
-KEY = "direct-key-12345678"
-
-
-def ok(payload: Any) -> Answer:
-    return Answer(200, Headers({"Content-Type": "application/json"}), json.dumps(payload).encode())
-
-
-def teamup_settings(**given: Any) -> Settings:
-    values = {"username": "alice", "password": PASSWORD, "direct_auth_key": KEY}
-    return Settings(TEAMUP, {**values, "base_url": "https://t.example/api", **given})
-
-
-class Script:
-    """A ``send`` that answers calls from a list and keeps what it was sent."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.calls: list[Call] = []
-
-    def __call__(self, call: Call) -> Answer:
-        self.calls.append(call)
-        return self.answers.pop(0)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(call.body) for call in self.calls]
-
-
-def renewal(settings: Settings, store: Any = None, **kwargs: Any) -> Renewal:
-    return Renewal(
-        settings.vendor,
-        settings,
-        store if store is not None else MemoryTokenStore(),
-        leeway=kwargs.pop("leeway", 30.0),
-        timeout=30.0,
-        idle_timeout=kwargs.pop("idle_timeout", settings.vendor.idle_timeout),
-        **kwargs,
-    )
-
 
 # -- expiry, without sleeping ---------------------------------------------------------------
 

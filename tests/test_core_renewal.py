@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from core_helpers import PASSWORD, Script, ok, renewal, teamup_settings
 
 from auth_plugins import (
     AccountLocked,
@@ -28,8 +29,8 @@ from auth_plugins import (
 )
 from auth_plugins.core import failures
 from auth_plugins.core.exchange import Deadline, drive, refresh, vendor_call
-from auth_plugins.core.messages import Answer, Call, Headers
-from auth_plugins.core.renewal import TOUCH_SAVE_SHARE, Renewal
+from auth_plugins.core.messages import Answer, Headers
+from auth_plugins.core.renewal import TOUCH_SAVE_SHARE
 from auth_plugins.core.scope import Scope
 from auth_plugins.core.settings import Settings
 from auth_plugins.core.tokens import Token
@@ -38,51 +39,16 @@ from auth_plugins.stores import Failure, FileTokenStore, TokenKey
 from auth_plugins.vendors.teamup import TEAMUP
 from auth_plugins.vendors.up2money import UP2MONEY
 
-PASSWORD = "correct-horse-battery"
-KEY = "direct-key-12345678"
 SECRET = "x-secret-value-42"
-
-
-def ok(payload: Any) -> Answer:
-    return Answer(200, Headers({"Content-Type": "application/json"}), json.dumps(payload).encode())
 
 
 def refused(status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> Answer:
     return Answer(status, Headers(headers or {}), json.dumps(payload).encode())
 
 
-class Script:
-    """A ``send`` that answers calls from a list and keeps what it was sent."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.calls: list[Call] = []
-
-    def __call__(self, call: Call) -> Answer:
-        self.calls.append(call)
-        return self.answers.pop(0)
-
-
-def teamup_settings(**given: Any) -> Settings:
-    values = {"username": "alice", "password": PASSWORD, "direct_auth_key": KEY}
-    return Settings(TEAMUP, {**values, "base_url": "https://t.example/api", **given})
-
-
 def up2money_settings(**given: Any) -> Settings:
     values = {"username": "a@b.c", "password": PASSWORD, "secret": SECRET}
     return Settings(UP2MONEY, {**values, "base_url": "https://u.example", **given})
-
-
-def renewal(settings: Settings, store: Any = None, **kwargs: Any) -> Renewal:
-    return Renewal(
-        settings.vendor,
-        settings,
-        store if store is not None else MemoryTokenStore(),
-        leeway=30.0,
-        timeout=30.0,
-        idle_timeout=kwargs.pop("idle_timeout", settings.vendor.idle_timeout),
-        **kwargs,
-    )
 
 
 class FullDisk(MemoryTokenStore):
