@@ -60,13 +60,18 @@ def command_line_options(
     if password:
         return {"username": user, "password": password}
     how = f"give {password_hint}, " if password_hint else ""
-    keep = keyring_advice(f"auth-plugins login {vendor.name} {user}")
-    prompt = password_prompt(
-        f"{vendor.title} password for {user}: ",
-        f"{vendor.title} needs the password of {user} to log in: {how}set {password_env} "
-        f"or {password_env}_COMMAND (a command printing it), {keep}, "
-        "or run in a terminal to be asked",
-    )
+
+    def missing() -> str:
+        # Written only when it is shown: asking whether keyring is installed
+        # costs a module search, and a stored token needs no password at all.
+        keep = keyring_advice(f"auth-plugins login {vendor.name} {user}")
+        return (
+            f"{vendor.title} needs the password of {user} to log in: {how}set {password_env} "
+            f"or {password_env}_COMMAND (a command printing it), {keep}, "
+            "or run in a terminal to be asked"
+        )
+
+    prompt = password_prompt(f"{vendor.title} password for {user}: ", missing)
     return {"username": user, "password": AskLast(prompt)}
 
 
@@ -97,12 +102,16 @@ def command_line_hint(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> A
     return exc
 
 
-def password_prompt(prompt: str, error: str) -> Callable[[], str]:
-    """A password source that asks at the terminal when called (:class:`ConfigError` if none)."""
+def password_prompt(prompt: str, error: Callable[[], str]) -> Callable[[], str]:
+    """A password source that asks at the terminal when called.
+
+    Without a terminal, or when nothing is typed, it raises :class:`ConfigError`
+    with the message ``error()`` returns (its first part only when nothing is typed).
+    """
 
     def ask() -> str:
         if not sys.stdin.isatty():
-            raise ConfigError(error)
+            raise ConfigError(error())
         import getpass
 
         try:
@@ -110,7 +119,7 @@ def password_prompt(prompt: str, error: str) -> Callable[[], str]:
         except EOFError:
             answer = ""
         if not answer:
-            raise ConfigError(error.split(":")[0] + ": no password was typed")
+            raise ConfigError(error().split(":")[0] + ": no password was typed")
         return answer
 
     return ask
@@ -149,11 +158,34 @@ def _ask(prompt: str) -> str:
     return line.strip()
 
 
+#: ``co_flags`` bit of a function taking ``**kwargs`` (:data:`inspect.CO_VARKEYWORDS`).
+_TAKES_ANY_KEYWORD = 0x08
+
+
 def accepts_keyword(factory: Callable[..., Any], name: str) -> bool:
     """Does ``factory`` take a keyword argument ``name``?"""
-    import inspect  # not at module level: a token from the cache needs no factory check
+    # HTTPie asks on every run. For a class whose __init__ is a plain function
+    # naming its parameters (every auth class), the code object says;
+    # inspect.signature (~0.1 ms) reads the rest: **kwargs, wrappers, callables.
+    init = getattr(factory, "__init__", None)
+    code = getattr(init, "__code__", None)
+    if (
+        isinstance(factory, type)
+        and type(factory).__call__ is type.__call__
+        and "__signature__" not in vars(factory)
+        and code is not None
+        and not hasattr(init, "__wrapped__")
+    ):
+        first = max(1, code.co_posonlyargcount)  # after self and positional-only ones
+        if name in code.co_varnames[first : code.co_argcount + code.co_kwonlyargcount]:
+            return True
+        if not code.co_flags & _TAKES_ANY_KEYWORD:
+            return False
+    import inspect
 
     try:
-        return name in inspect.signature(factory).parameters
+        parameter = inspect.signature(factory).parameters.get(name)
     except (TypeError, ValueError):
         return False
+    keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return parameter is not None and parameter.kind in keyword_kinds

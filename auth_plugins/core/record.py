@@ -21,8 +21,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, TypeVar
 
-from .record_dataclasses import DataclassView, Factory
-
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
 else:
@@ -35,6 +33,35 @@ else:
 T = TypeVar("T")
 
 _NO_DEFAULT = object()
+
+
+class Factory:
+    """A field default made fresh for each instance (a dict, a clock reading)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+class DataclassView:
+    """A class attribute made for each class on first use, then kept.
+
+    The makers live in :mod:`.record_dataclasses`, imported only then.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __get__(self, instance: object, owner: type[Record]) -> Any:
+        kept = f"_described_{self.what}"
+        found: Optional[Any] = owner.__dict__.get(kept)
+        if found is None:  # kept per class: a subclass has fields of its own
+            from .record_dataclasses import MAKERS
+
+            found = MAKERS[self.what](owner)
+            type.__setattr__(owner, kept, found)
+        return found
 
 
 def field(*, default_factory: Callable[[], T]) -> T:

@@ -3,41 +3,19 @@
 Type checkers take a Record for a dataclass, so what they accept must run:
 ``dataclasses.replace`` (a plugin copying a vendor under its own name),
 ``fields``, ``asdict``, ``@dataclass`` on a subclass, ``inspect.signature``.
-These attributes are made when first asked for: made for every class at
-import, they would cost the start-up the records save.
+These attributes are made when first asked for (:class:`~.record.DataclassView`):
+made for every class at import, they would cost the start-up the records save.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
+
+from .record import Factory
 
 if TYPE_CHECKING:
     from .record import Record
-
-
-class Factory:
-    """A field default made fresh for each instance (a dict, a clock reading)."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self.make = make
-
-
-class DataclassView:
-    """A class attribute computed for each class on first use, then kept."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __get__(self, instance: object, owner: type[Record]) -> Any:
-        kept = f"_described_{self.what}"
-        found: Optional[Any] = owner.__dict__.get(kept)
-        if found is None:  # kept per class: a subclass has fields of its own
-            found = _MAKERS[self.what](owner)
-            type.__setattr__(owner, kept, found)
-        return found
 
 
 def _fields(cls: type[Record]) -> dict[str, Any]:
@@ -94,7 +72,8 @@ class _FactoryDefault:
 
 
 _FACTORY = _FactoryDefault()
-_MAKERS: dict[str, Callable[[Any], Any]] = {
+#: What :class:`~.record.DataclassView` makes, by the name it was given.
+MAKERS: dict[str, Callable[[Any], Any]] = {
     "fields": _fields,
     "params": _params,
     "signature": _signature,
