@@ -437,3 +437,41 @@ def test_default_folder_is_the_platform_user_cache(monkeypatch: pytest.MonkeyPat
     store = FileTokenStore()
     assert store.directory == Path(platformdirs.user_cache_dir("auth-plugins", appauthor=False))
     assert "FileTokenStore" in repr(store)
+
+
+@pytest.mark.parametrize("home", [None, "", "/home/alice", "/home/alice/", "/", "relative"])
+@pytest.mark.parametrize(
+    "xdg", [None, "", "/x/cache", "/x/cache/", "relative/cache", "  ", "/x/a b "]
+)
+def test_default_folder_read_without_platformdirs_is_what_platformdirs_says(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
+) -> None:
+    """The Linux shortcut answers as platformdirs does, or leaves the question to it."""
+    import platformdirs
+
+    for name, value in (("XDG_CACHE_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    expected = platformdirs.user_cache_dir("auth-plugins", appauthor=False)
+    shortcut = stores_module._xdg_cache_dir()
+    # An absolute XDG_CACHE_HOME decides; unset or empty, an absolute HOME does.
+    plain = xdg.startswith("/") if xdg else (home or "").startswith("/")
+    assert shortcut == (expected if sys.platform.startswith("linux") and plain else None)
+    assert stores_module._default_cache_dir() == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the shortcut is Linux's")
+def test_default_folder_on_linux_does_not_import_platformdirs(tmp_path: Path) -> None:
+    """HTTPie pays for every module a cached token needs (issue 15): platformdirs is not one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_PLUGINS_", "XDG_"))}
+    env["HOME"] = str(tmp_path)
+    script = (
+        "import sys; from auth_plugins import FileTokenStore; "
+        "print(FileTokenStore().directory, 'platformdirs' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == [str(tmp_path / ".cache" / "auth-plugins"), "False"]

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 import warnings
@@ -21,6 +22,8 @@ from .base import Failure, KeyLocks, TokenKey
 from .memory import MemoryTokenStore
 
 CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
+#: The folder's name under the user's cache folder.
+APP_NAME = "auth-plugins"
 CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
 #: The largest token file read: a token is at most 16 KiB, its file a little more.
 MAX_FILE_BYTES = 64 * 1024
@@ -313,9 +316,35 @@ def _file_name(key: TokenKey) -> str:
 
 
 def _default_cache_dir() -> str:
+    """platformdirs' user cache folder for auth-plugins."""
+    found = _xdg_cache_dir()
+    if found is not None:
+        return found
     import platformdirs
 
-    return platformdirs.user_cache_dir("auth-plugins", appauthor=False)
+    return platformdirs.user_cache_dir(APP_NAME, appauthor=False)
+
+
+def _xdg_cache_dir() -> Optional[str]:
+    """The plain Linux case of platformdirs' answer, or ``None`` for anything else.
+
+    Importing platformdirs costs HTTPie's start-up more than reading a cached
+    token (issue 15). On Linux (not Android) with ``XDG_CACHE_HOME`` unset or
+    empty and an absolute ``HOME``, or ``XDG_CACHE_HOME`` absolute, every
+    platformdirs version answers as below; other cases ask platformdirs, and a
+    test compares both answers.
+    """
+    if not sys.platform.startswith("linux") or hasattr(sys, "getandroidapilevel"):
+        return None
+    if os.environ.get("ANDROID_DATA") or os.environ.get("ANDROID_ROOT"):
+        return None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg:
+        return os.path.join(xdg, APP_NAME) if os.path.isabs(xdg) else None
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home):
+        return None
+    return os.path.join(os.path.expanduser("~/.cache"), APP_NAME)
 
 
 def _read_private_json(path: Path) -> Any:
