@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,6 +274,42 @@ def test_something_other_than_a_file_at_a_token_path_is_not_read(
         os.close(writer)
 
 
+def test_a_named_pipe_nobody_writes_to_is_refused_at_once(
+    cache: Path, store: FileTokenStore
+) -> None:
+    """Opening a pipe for reading waits for a writer: the store must not wait for ever."""
+    store.save(KEY, Token("t"))
+    path = only_file(cache, "*.json")
+    path.unlink()
+    os.mkfifo(path, 0o600)
+    outcome: list[list[str]] = []
+    reader = threading.Thread(target=lambda: outcome.append(load_warned(store, KEY)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    alive = reader.is_alive()
+    if alive:  # unblock the open so the thread ends, then fail
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=10)
+    assert not alive, "load() waited on a named pipe"
+    assert outcome == [[ignored(path, "not a regular file")]]
+
+
+def test_a_folder_at_a_token_path_is_refused_and_left_by_logout(
+    cache: Path, store: FileTokenStore
+) -> None:
+    """Not read as a token, no traceback from a logout, and a login is told what is in the way."""
+    store.save(KEY, Token("t"))
+    path = only_file(cache, "*.json")
+    path.unlink()
+    path.mkdir()
+    assert load_warned(store, KEY) == [ignored(path, "not a regular file")]
+    assert store.keys() == []
+    store.save(BOB, Token("b"))
+    assert store.clear() == 1  # bob's token; the folder is no token and stays
+    assert path.is_dir()
+    assert store.keys() == []
+
+
 def test_the_size_limit_counts_bytes_not_characters(cache: Path, store: FileTokenStore) -> None:
     """A file of 40,000 two-byte characters is 80,000 bytes: over the 64 KiB limit."""
     store.save(KEY, Token("t"))
@@ -404,6 +441,10 @@ def test_token_files_that_cannot_be_read_are_left_out_of_the_listing(
         "truncated": '{"key": ["teamup", "trunc',
         "short-key": json.dumps({"key": ["teamup"], "token": {}}),
         "a-list": json.dumps([list(BOB)]),
+        "no-key": json.dumps({}),
+        "numbers": json.dumps({"key": [1, 2, 3]}),
+        "a-string": json.dumps({"key": "abc"}),
+        "nested": json.dumps({"key": [["a"], "b", "c"]}),
     }
     for name, text in bad.items():
         path = cache / f"teamup-{name}.json"

@@ -29,6 +29,6 @@ def test_a_value_that_names_no_store_is_refused_with_its_password_hidden(
     with pytest.raises(ConfigError) as raised:
         token_store_from_env()
     assert str(raised.value) == (
-        "AUTH_PLUGINS_TOKEN_STORE must be a redis:// or rediss:// URL, 'file' or 'memory', "
-        f"not {shown!r}"
+        "AUTH_PLUGINS_TOKEN_STORE must be a redis://, rediss:// or unix:// URL, "
+        f"'file' or 'memory', not {shown!r}"
     )

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,55 @@ def test_a_link_swapped_in_once_the_lock_is_taken_is_refused(
     assert len(swaps) == 1
     assert path.is_symlink()
     assert moved.is_file()
+
+
+def test_a_folder_named_like_the_index_fails_neither_listing_nor_logout(tmp_path: Path) -> None:
+    """The index is best effort: whatever sits at its path, a logout still logs out."""
+    store = FileTokenStore(tmp_path)
+    store.save(KEY, Token("t"))
+    (tmp_path / "keys.index").unlink()
+    (tmp_path / "keys.index").mkdir()
+    assert list(read_index(tmp_path / "keys.index")) == []
+    assert store.keys() == [KEY]  # read from the token file instead
+    assert store.clear() == 1
+    assert store.keys() == []
+
+
+def test_a_named_pipe_at_the_index_is_refused_at_once(index: Path) -> None:
+    os.mkfifo(index, 0o600)
+    found: list[list[TokenKey]] = []
+    reader = threading.Thread(target=lambda: found.append(list(read_index(index))), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    alive = reader.is_alive()
+    if alive:  # unblock the open so the thread ends, then fail
+        os.close(os.open(index, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=10)
+    assert not alive, "read_index() waited on a named pipe"
+    assert found == [[]]
+
+
+def test_an_interrupted_rewrite_leaves_no_copy_of_the_index(
+    index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C between writing the copy and renaming it: the copy (it names users) is removed."""
+    write_index(index, line(KEY) + line(UP))
+
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prune_index(index, "up2money")
+    assert sorted(p.name for p in index.parent.iterdir()) == ["keys.index"]
+    assert list(read_index(index)) == [KEY, UP]  # untouched
+
+
+def test_logout_removes_a_copy_of_the_index_a_crash_left(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path)
+    store.save(KEY, Token("t"))
+    leftover = tmp_path / ".keys.abc123.tmp"
+    leftover.write_bytes(line(BOB))
+    store.clear("up2money")  # any vendor's logout
+    assert not leftover.exists()
+    assert store.keys() == [KEY]

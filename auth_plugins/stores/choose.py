@@ -95,7 +95,8 @@ def configured_store() -> Optional[TokenStore]:
     if spec.lower() == "memory":
         return MemoryTokenStore()
     raise ConfigError(
-        f"{STORE_ENV} must be a redis:// or rediss:// URL, 'file' or 'memory', not {_shown(spec)!r}"
+        f"{STORE_ENV} must be a redis://, rediss:// or unix:// URL, 'file' or 'memory', "
+        f"not {_shown(spec)!r}"
     )
 
 

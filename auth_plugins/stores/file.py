@@ -171,7 +171,14 @@ class FileTokenStore:
         the index misses (an index lost or written by an older version) is read.
         """
         try:
-            names = {name for name in os.listdir(self.directory) if name.endswith(".json")}
+            with os.scandir(self.directory) as entries:
+                # Regular files only (the folder entry says, no extra call): a link
+                # or a folder at a token's path is never read as its token.
+                names = {
+                    entry.name
+                    for entry in entries
+                    if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)
+                }
         except (FileNotFoundError, NotADirectoryError):
             return []
         from .index import read_index
@@ -185,8 +192,16 @@ class FileTokenStore:
                 names.discard(name)
                 found.add(key)
         for name in names:
-            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-                found.add(TokenKey(*_read_private_json(self.directory / name)["key"]))
+            with contextlib.suppress(OSError, ValueError):
+                parts = _read_private_json(self.directory / name)
+                parts = parts.get("key") if isinstance(parts, dict) else None
+                # Three strings, as the store writes them; anything else names no key.
+                if (
+                    isinstance(parts, list)
+                    and len(parts) == 3
+                    and all(isinstance(part, str) for part in parts)
+                ):
+                    found.add(TokenKey(*parts))
         return sorted(found)
 
     def clear(self, vendor: Optional[str] = None) -> int:
@@ -201,15 +216,22 @@ class FileTokenStore:
             return 0
         name = r"[^/\\]+" if vendor is None else re.escape(vendor)
         pattern = re.compile(
-            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts|lock)|\.{name}-[0-9a-f]{{32}}\..*\.tmp)"
+            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts|lock)|\.{name}-[0-9a-f]{{32}}\..*\.tmp"
+            r"|\.keys\..*\.tmp)"  # an index rewrite a crash cut short (it names users)
         )
         removed = 0
         for path in self.directory.iterdir():
             if pattern.fullmatch(path.name):
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     path.unlink()
-                    if path.suffix == ".json":
-                        removed += 1
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    if path.is_dir():  # not a token, and never read as one: leave it
+                        continue
+                    raise
+                if path.suffix == ".json":
+                    removed += 1
         from .index import prune_index
 
         prune_index(self.directory / INDEX_NAME, vendor)
@@ -349,15 +371,23 @@ def _xdg_cache_dir() -> Optional[str]:
 
 def _read_private_json(path: Path) -> Any:
     """Read a JSON file that must be this user's and private (refused otherwise)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    # O_NONBLOCK: a named pipe put there opens at once (and is refused below)
+    # instead of waiting for a writer for ever; regular files ignore it.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as file:
+    try:
+        # Checked on the descriptor, before it becomes a file object (which a
+        # folder cannot be): what is checked is what is read.
         if os.name == "posix":
-            info = os.fstat(file.fileno())
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise ValueError("not a regular file")
             if info.st_uid != os.getuid() or info.st_mode & 0o077:
                 raise ValueError("group or others can read it, or it is not yours")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as file:
         content = file.read(MAX_FILE_BYTES + 1)
     if len(content) > MAX_FILE_BYTES:
         raise ValueError(f"larger than a token file can be ({MAX_FILE_BYTES} bytes)")

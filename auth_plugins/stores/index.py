@@ -23,6 +23,8 @@ from .base import TokenKey
 
 #: The largest index read (about 300,000 keys): a bigger one is ignored, files are read.
 MAX_INDEX_BYTES = 64 * 1024 * 1024
+#: How the index's rewrites begin (``.keys.XXXX.tmp``); a logout removes any a crash left.
+TMP_PREFIX = ".keys."
 
 
 def add_to_index(path: Path, key: TokenKey) -> None:
@@ -65,31 +67,41 @@ def read_index(path: Path) -> Iterator[TokenKey]:
 def prune_index(path: Path, vendor: Optional[str]) -> None:
     """Drop ``vendor``'s keys from the index (all keys: remove it), at a logout."""
     keep = sorted({key for key in read_index(path) if vendor is not None and key.vendor != vendor})
+    # Best effort, as the appends are: whatever is in the way (a folder named
+    # like the index, a read-only folder) must not fail the logout itself.
     if not keep:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(path)
         return
     data = "".join(json.dumps(list(key)) + "\n" for key in keep).encode()
     with contextlib.suppress(OSError):
         # mkstemp makes the file 0600; the rename replaces the index whole.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
             os.replace(tmp, path)
-        except OSError:
-            os.unlink(tmp)
+        except BaseException:  # Ctrl-C too: the copy names users, so it must not stay
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
 
 
 def _read(path: Path) -> Optional[bytes]:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a named pipe here is refused at once, not waited on.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
     except OSError:
         return None
+    try:
+        private = _private(fd)  # on the descriptor: a folder cannot become a file object
+    except OSError:
+        private = False
+    if not private:
+        os.close(fd)
+        return None
     with os.fdopen(fd, "rb") as file:
-        if not _private(file.fileno()):
-            return None
         content = file.read(MAX_INDEX_BYTES + 1)
     return None if len(content) > MAX_INDEX_BYTES else content
 
