@@ -297,13 +297,17 @@ def test_a_named_pipe_nobody_writes_to_is_refused_at_once(
 def test_a_folder_at_a_token_path_is_refused_and_left_by_logout(
     cache: Path, store: FileTokenStore
 ) -> None:
-    """Not read as a token, no traceback from a logout, and a login is told what is in the way."""
+    """Not read as a token, a save says what is in the way, a logout neither fails nor removes it."""
     store.save(KEY, Token("t"))
     path = only_file(cache, "*.json")
     path.unlink()
     path.mkdir()
     assert load_warned(store, KEY) == [ignored(path, "not a regular file")]
     assert store.keys() == []
+    with pytest.raises(ConfigError) as raised:
+        store.save(KEY, Token("t2"))
+    assert f"cannot write to the token cache folder {cache} (Is a directory)" in str(raised.value)
+    assert [p.name for p in cache.glob(".*.tmp")] == []
     store.save(BOB, Token("b"))
     assert store.clear() == 1  # bob's token; the folder is no token and stays
     assert path.is_dir()
