@@ -297,7 +297,7 @@ def test_a_named_pipe_nobody_writes_to_is_refused_at_once(
 def test_a_folder_at_a_token_path_is_refused_and_left_by_logout(
     cache: Path, store: FileTokenStore
 ) -> None:
-    """Not read as a token, a save says what is in the way, a logout neither fails nor removes it."""
+    """Not read as a token; a save says what is in the way; a logout leaves it."""
     store.save(KEY, Token("t"))
     path = only_file(cache, "*.json")
     path.unlink()
