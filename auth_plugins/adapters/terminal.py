@@ -158,30 +158,9 @@ def _ask(prompt: str) -> str:
     return line.strip()
 
 
-#: ``co_flags`` bit of a function taking ``**kwargs`` (:data:`inspect.CO_VARKEYWORDS`).
-_TAKES_ANY_KEYWORD = 0x08
-
-
 def accepts_keyword(factory: Callable[..., Any], name: str) -> bool:
     """Does ``factory`` take a keyword argument ``name``?"""
-    # HTTPie asks on every run. For a class whose __init__ is a plain function
-    # naming its parameters (every auth class), the code object says;
-    # inspect.signature (~0.1 ms) reads the rest: **kwargs, wrappers, callables.
-    init = getattr(factory, "__init__", None)
-    code = getattr(init, "__code__", None)
-    if (
-        isinstance(factory, type)
-        and type(factory).__call__ is type.__call__
-        and "__signature__" not in vars(factory)
-        and code is not None
-        and not hasattr(init, "__wrapped__")
-    ):
-        first = max(1, code.co_posonlyargcount)  # after self and positional-only ones
-        if name in code.co_varnames[first : code.co_argcount + code.co_kwonlyargcount]:
-            return True
-        if not code.co_flags & _TAKES_ANY_KEYWORD:
-            return False
-    import inspect
+    import inspect  # not at module level: HTTPie imports this module on every run
 
     try:
         parameter = inspect.signature(factory).parameters.get(name)
