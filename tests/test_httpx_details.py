@@ -398,6 +398,7 @@ def test_an_api_refusing_every_token_is_answered_once_and_logged(
     assert response.status_code == 400
     assert response.json()["response"] == {"errorCode": "TOKEN_EXPIRED"}
     assert [r.status_code for r in response.history] == [400]
+    assert response.history[0].history == []  # not the first login's answer either
     assert [r.getMessage() for r in caplog.records] == [
         "up2money: API still answers HTTP 400 to GET /up2money/managed_accounts with a "
         "fresh token; not retrying again"
@@ -660,3 +661,100 @@ def test_an_untrusted_certificate_says_how_to_trust_it(auth_plugins_sandbox_tls:
     )
     assert caught.value.hint == hint
     assert sandbox.received == []
+
+
+# -- the same through httpx.AsyncClient ------------------------------------------------------
+
+
+def test_async_streamed_answers_and_a_400_token_expired(
+    sandbox: Sandbox, up2money_auth: Any
+) -> None:
+    sandbox.up2money.config.expired_style = "400"
+    auth = up2money_auth()
+    url = sandbox.up2money_url + "/managed_accounts"
+
+    async def go() -> StepUpRequired:
+        async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT) as client:
+            async with client.stream("GET", url) as response:
+                assert response.status_code == 200
+                assert not response.is_stream_consumed
+                await response.aread()
+            sandbox.expire_tokens("up2money")
+            async with client.stream("GET", url) as response:
+                assert [r.status_code for r in response.history] == [400]
+                assert not response.is_stream_consumed
+                await response.aread()
+            sandbox.expire_tokens("up2money")
+            with pytest.raises(StepUpRequired) as caught:
+                await client.post(sandbox.up2money_url + "/transfers", json={"amount": 5})
+            return caught.value
+
+    error = run(go)
+    assert isinstance(error.response, httpx.Response)
+    assert error.response.status_code == 403
+    assert [r.status_code for r in error.response.history] == [400]
+    assert sandbox.logins("up2money") == 3
+
+
+def test_async_an_api_refusing_every_token_is_answered_once_and_logged(
+    sandbox: Sandbox, up2money_auth: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.up2money.config.expired_style = "400"
+
+    async def expire_before_each_api_call(request: httpx.Request) -> None:
+        if "/auth/" not in request.url.path:
+            sandbox.expire_tokens("up2money")
+
+    hooks = {"request": [expire_before_each_api_call]}
+    auth = up2money_auth()
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(auth=auth, event_hooks=hooks, timeout=TIMEOUT) as client:
+            return await client.get(sandbox.up2money_url + "/managed_accounts")
+
+    with caplog.at_level(logging.WARNING, logger="auth_plugins"):
+        response = run(go)
+    assert response.status_code == 400
+    assert [r.status_code for r in response.history] == [400]
+    assert response.history[0].history == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "up2money: API still answers HTTP 400 to GET /up2money/managed_accounts with a "
+        "fresh token; not retrying again"
+    ]
+    assert (sandbox.logins("up2money"), len(sandbox.received)) == (2, 4)
+
+
+def test_async_a_login_answer_that_stops_midway_is_a_login_error(teamup_auth: Any) -> None:
+    with SlowDripServer(interval=1.0, size=DRIP_SIZE) as server:
+        auth = teamup_auth(base_url=server.url, timeout=AUTH_TIMEOUT)
+
+        async def go() -> LoginError:
+            async with httpx.AsyncClient(auth=auth, timeout=CLIENT_TIMEOUT) as client:
+                with pytest.raises(LoginError) as caught:
+                    await client.get(server.url + "/customers")
+                return caught.value
+
+        error = run(go)
+        assert str(error).startswith("TeamUp login did not answer within ")
+        assert str(error).endswith(
+            f"s ({server.url}/auth/password_login). Try again later or raise the auth's timeout="
+        )
+        assert error.status is None
+        assert [m for m, _ in server.seen] == ["POST"]
+    assert auth.token is None
+
+
+def test_async_a_request_gives_up_on_a_login_answer_that_drips(teamup_auth: Any) -> None:
+    with SlowDripServer(interval=DRIP_INTERVAL, size=DRIP_SIZE) as server:
+        auth = teamup_auth(base_url=server.url, timeout=SLOW_AUTH_TIMEOUT)
+
+        async def go() -> tuple[LoginError, float]:
+            async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT) as client:
+                started = time.monotonic()
+                with pytest.raises(LoginError) as caught:
+                    await client.get(server.url + "/customers")
+                return caught.value, time.monotonic() - started
+
+        error, elapsed = run(go)
+        assert_too_slow(error, elapsed, server.url)
+        assert [m for m, _ in server.seen] == ["POST"]
