@@ -79,6 +79,12 @@ class LoginRequest:
         request = httpx.Request(call.method, call.url, headers=headers, content=b"")
         request.headers["Content-Length"] = str(len(call.body))
         request.stream = self.body
+        #: The client's own timeout of each phase, where shorter than the auth's.
+        self.client_timeouts = {
+            name: float(value)
+            for name, value in (timeouts or {}).items()
+            if isinstance(value, (int, float)) and value < call.timeout
+        }
         request.extensions = {
             "timeout": clip_timeouts(timeouts, call.timeout),
             LOGIN_MARK: True,
@@ -147,6 +153,15 @@ def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
             "context(cafile='ca.pem')) (or verify='ca.pem'), or SSL_CERT_FILE=ca.pem",
         )
     if isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException)):
+        # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout: the phase that ran out.
+        phase = type(exc).__name__.replace("Timeout", "").lower()
+        clients = login.client_timeouts.get(phase)
+        if clients is not None:  # the client's own, shorter limit ended the wait
+            return LoginError(
+                f"{login.what} did not answer within {clients:.3g}s, the client's {phase} "
+                f"timeout ({login.url})",
+                hint="Try again later or raise the client's timeout (httpx.Client(timeout=...))",
+            )
         return LoginError(
             f"{login.what} did not answer within {login.timeout:.3g}s ({login.url})",
             hint="Try again later or raise the auth's timeout=",
