@@ -1000,8 +1000,11 @@ def test_a_client_following_redirects_does_not_send_the_password_twice(
     client = httpx.Client(auth=auth, timeout=TIMEOUT, follow_redirects=True)
     with client, pytest.raises(LoginError) as caught:
         client.get(sandbox.teamup_url + "/customers")
-    # The one-shot body refused the second send. (What the error then says is wrong: "could
-    # not reach ... (LoginError)" instead of LoginBody's own "was redirected" message.)
+    # The one-shot body refused the second send, and the error says so.
+    assert str(caught.value) == (
+        "TeamUp login was redirected; the password is not sent a second time. "
+        "Check the base URL (http:// versus https://, a missing path)"
+    )
     assert_nothing_secret(texts_of_exception(caught.value))
     echoed_bodies = [r.body for r in sandbox.received if r.path.endswith("/echo")]
     assert all(DEMO_TEAMUP_PASSWORD.encode() not in body for body in echoed_bodies)

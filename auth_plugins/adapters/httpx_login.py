@@ -145,6 +145,8 @@ class LoginRequest:
 
 def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
     """The advice for a login call the transport could not complete (no secret in it)."""
+    if isinstance(exc, LoginError):  # our own, from the body: it says what happened
+        return exc
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return LoginError(
