@@ -8,6 +8,7 @@ trustme, a forward proxy, a slow-drip server and a gzip bomb (tests/netservers.p
 from __future__ import annotations
 
 import os
+import re
 import time
 import tracemalloc
 from typing import Any, Callable
@@ -237,10 +238,32 @@ def test_the_callers_timeout_applies_to_login_calls(sandbox: Sandbox) -> None:
     sandbox.teamup.config.login_delay = 5.0
     auth = teamup(sandbox.teamup_url)
     started = time.monotonic()
-    with pytest.raises(LoginError, match="did not answer"):
+    with pytest.raises(LoginError) as caught:
         requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=0.5)
     assert time.monotonic() - started < 5.0
     assert sandbox.login_attempts("teamup") == 1
+    # The request's own limit ran out, not the auth's 30 s: the message names it.
+    assert str(caught.value) == (
+        "TeamUp login did not answer within 0.5s, the timeout= of the request it serves "
+        f"({sandbox.teamup_url}/auth/password_login). "
+        "Try again later or raise that request's timeout="
+    )
+
+
+def test_an_answer_slower_than_the_time_left_is_too_slow_not_unreachable(
+    slow_drip_server: SlowDripServer,
+) -> None:
+    """A read the time left cuts short (0.5 s of a 1 s drip) is the too-slow error."""
+    auth = teamup(slow_drip_server.url, timeout=0.5)
+    with pytest.raises(LoginError) as caught:
+        auth.get_token()
+    pattern = (
+        r"TeamUp login did not finish within 0\.[345]\d*s: the answer came too slowly "
+        + re.escape(f"({slow_drip_server.url}/auth/password_login). ")
+        + re.escape("Try again later or raise the auth's timeout=")
+    )
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
+    assert caught.value.status == 200
 
 
 @pytest.mark.parametrize("kind", ["gzip", "plain"])

@@ -468,6 +468,25 @@ def test_the_resend_carries_the_cookie_the_refusing_answer_set(
     assert session.cookies.get("route") == "node-2"
 
 
+def test_the_resend_adds_the_refusals_cookie_to_those_the_request_carried(
+    sandbox: Sandbox, node: Node
+) -> None:
+    """A Cookie header already on the request must not hide what the 401 set."""
+    auth = teamup(sandbox, allowed_hosts=[node.url])
+    first = auth.get_token()
+    session = session_with(auth)
+    session.cookies.set("theme", "dark")
+
+    response = session.get(node.url + "/sticky", timeout=5)
+
+    assert response.status_code == 200
+    assert auth.token is not None
+    assert [(h.get("cookie"), h["authorization"]) for h in node.got("/sticky")] == [
+        ("theme=dark", f"Bearer {first.access_token}"),
+        ("theme=dark; route=node-2", f"Bearer {auth.token.access_token}"),
+    ]
+
+
 def test_a_streamed_error_answer_to_the_resend_is_left_for_the_caller_to_read(
     sandbox: Sandbox, node: Node
 ) -> None:

@@ -145,6 +145,9 @@ def _resend(
     jar = getattr(retry, "_cookies", None)
     if jar is not None and hasattr(retry, "prepare_cookies"):
         extract_cookies_to_jar(jar, request, rejected.raw)  # type: ignore[no-untyped-call]
+        # prepare_cookies keeps a Cookie header already there: drop it so the jar,
+        # with what the refusal set, is sent (as requests does on a redirect).
+        retry.headers.pop("Cookie", None)
         retry.prepare_cookies(jar)
     response: requests.Response = connection.send(retry, **send_kwargs)
     response.history.append(rejected)

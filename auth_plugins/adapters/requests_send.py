@@ -11,12 +11,14 @@ transport (or a wrapper such as requests-mock) raises into a
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from ..core.errors import AuthPluginError, LoginError
 from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
@@ -35,7 +37,9 @@ def adapter_sender(
         ).prepare()
         timeout = _clip_timeout(caller_timeout, call.timeout)
         return _exchange(
-            call, lambda: adapter.send(prepared, stream=True, timeout=timeout, **settings)
+            call,
+            lambda: adapter.send(prepared, stream=True, timeout=timeout, **settings),
+            caller_timeout,
         )
 
     return send
@@ -77,8 +81,13 @@ def fresh_session_sender() -> Callable[[Call], Answer]:
     return send
 
 
-def _exchange(call: Call, send: Callable[[], requests.Response]) -> Answer:
-    """Send, read a bounded answer, and turn any failure into a LoginError with no secret."""
+def _exchange(
+    call: Call, send: Callable[[], requests.Response], caller_timeout: Any = None
+) -> Answer:
+    """Send, read a bounded answer, and turn any failure into a LoginError with no secret.
+
+    ``caller_timeout`` is the ``timeout=`` of the request the call serves, if any.
+    """
     failure: Optional[LoginError] = None
     what = f"{call.vendor} {call.what}"
     try:
@@ -95,11 +104,20 @@ def _exchange(call: Call, send: Callable[[], requests.Response]) -> Answer:
             hint="Trust its certificate authority: verify='ca.pem' on the session or the call, "
             "REQUESTS_CA_BUNDLE=ca.pem, or --verify=ca.pem in HTTPie",
         )
-    except requests.Timeout:
-        failure = LoginError(
-            f"{what} did not answer within {call.timeout:.3g}s ({_where(call)})",
-            hint="Try again later or raise the auth's timeout=",
-        )
+    except requests.Timeout as exc:
+        connect, read = _clip_timeout(caller_timeout, math.inf)
+        callers = connect if isinstance(exc, requests.ConnectTimeout) else read
+        if callers < call.timeout:  # the request's own, shorter limit ended the wait
+            failure = LoginError(
+                f"{what} did not answer within {callers:.3g}s, the timeout= of the request "
+                f"it serves ({_where(call)})",
+                hint="Try again later or raise that request's timeout=",
+            )
+        else:
+            failure = LoginError(
+                f"{what} did not answer within {call.timeout:.3g}s ({_where(call)})",
+                hint="Try again later or raise the auth's timeout=",
+            )
     except Exception as exc:  # whatever a transport or a wrapper raises (requests-mock...)
         failure = LoginError(
             f"{what} failed: could not reach {_where(call)} ({type(exc).__name__})",
@@ -126,19 +144,25 @@ def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]
     raw = response.raw
     chunks: list[bytes] = []
     size = 0
+    too_slow = LoginError(
+        f"{what} did not finish within {call.timeout:.3g}s: the answer came too "
+        f"slowly ({_where(call)})",
+        status=response.status_code,
+        hint="Try again later or raise the auth's timeout=",
+    )
     while True:
         left = ends - time.monotonic()
         if left <= 0:
-            raise LoginError(
-                f"{what} did not finish within {call.timeout:.3g}s: the answer came too "
-                f"slowly ({_where(call)})",
-                status=response.status_code,
-                hint="Try again later or raise the auth's timeout=",
-            )
+            raise too_slow
         sock = getattr(getattr(raw, "connection", None), "sock", None)
         if sock is not None:
             sock.settimeout(left)  # each read waits no longer than the time left
-        chunk = raw.read1(8192, decode_content=True) if hasattr(raw, "read1") else raw.read(8192)
+        try:
+            chunk = (
+                raw.read1(8192, decode_content=True) if hasattr(raw, "read1") else raw.read(8192)
+            )
+        except (ReadTimeoutError, socket.timeout):  # the time left ran out during a read
+            raise too_slow from None
         if not chunk:
             return b"".join(chunks), False
         size += len(chunk)
