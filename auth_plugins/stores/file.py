@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -165,77 +164,24 @@ class FileTokenStore:
     def keys(self) -> list[TokenKey]:
         """The keys of every token file that can be read, sorted.
 
-        Names come from the folder's index of keys (one line per key, appended
-        when a key's file is first written), checked against the token files
-        present: listing 10,000 tokens reads one file, not 10,000. A token file
-        the index misses (an index lost or written by an older version) is read.
+        Names come from the folder's index of keys, checked against the token
+        files present: listing 10,000 tokens reads one file, not 10,000
+        (:func:`.listing.folder_keys`).
         """
-        try:
-            with os.scandir(self.directory) as entries:
-                # Regular files only (the folder entry says, no extra call): a link
-                # or a folder at a token's path is never read as its token.
-                names = {
-                    entry.name
-                    for entry in entries
-                    if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)
-                }
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        from .index import read_index
+        from .listing import folder_keys  # only listing pays for it, not a request
 
-        found: set[TokenKey] = set()
-        for key in read_index(self.directory / INDEX_NAME):
-            # An index line names a key only if that key's file is here: a stale
-            # or tampered line cannot list a token that does not exist.
-            name = _file_name(key)
-            if name in names:
-                names.discard(name)
-                found.add(key)
-        for name in names:
-            with contextlib.suppress(OSError, ValueError):
-                parts = _read_private_json(self.directory / name)
-                parts = parts.get("key") if isinstance(parts, dict) else None
-                # Three strings, as the store writes them; anything else names no key.
-                if (
-                    isinstance(parts, list)
-                    and len(parts) == 3
-                    and all(isinstance(part, str) for part in parts)
-                ):
-                    found.add(TokenKey(*parts))
-        return sorted(found)
+        return folder_keys(self.directory)
 
     def clear(self, vendor: Optional[str] = None) -> int:
-        """Delete stored tokens (one vendor's, or all); returns how many files.
+        """Delete stored tokens (one vendor's, or all); returns how many token files.
 
-        Remembered refused logins and login counts go too (a logout is how
-        a person clears them), and so do files that cannot be read (corrupt,
-        or opened up to others) and temporary files a crash left behind: a
-        logout leaves no token on disk. Lock files stay: another process may hold one.
+        Remembered refused logins, login counts, lock files and files that
+        cannot be read go too: a logout leaves no token on disk
+        (:func:`.listing.clear_folder`).
         """
-        if not self.directory.is_dir():
-            return 0
-        name = r"[^/\\]+" if vendor is None else re.escape(vendor)
-        pattern = re.compile(
-            rf"(?:{name}-[0-9a-f]{{32}}\.(?:json|failure|attempts|lock)|\.{name}-[0-9a-f]{{32}}\..*\.tmp"
-            r"|\.keys\..*\.tmp)"  # an index rewrite a crash cut short (it names users)
-        )
-        removed = 0
-        for path in self.directory.iterdir():
-            if pattern.fullmatch(path.name):
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError:
-                    if path.is_dir():  # not a token, and never read as one: leave it
-                        continue
-                    raise
-                if path.suffix == ".json":
-                    removed += 1
-        from .index import prune_index
+        from .listing import clear_folder
 
-        prune_index(self.directory / INDEX_NAME, vendor)
-        return removed
+        return clear_folder(self.directory, vendor)
 
     # -- helpers ------------------------------------------------------------
 
