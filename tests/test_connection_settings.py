@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import tracemalloc
 from typing import Any, Callable
@@ -307,3 +308,19 @@ def test_descriptors_follow_connections_not_auth_objects(sandbox: Sandbox) -> No
     assert sandbox.logins("teamup") == 300
     # 300 logins on the session's own pool: no socket per auth object.
     assert after - before < 10
+
+
+def test_a_stalled_tls_handshake_names_the_requests_connect_limit(sandbox: Sandbox) -> None:
+    """urllib3 calls a handshake that never ends a read timeout; the limit that ran out is
+    the request's connect one, and the message says so."""
+    with socket.socket() as listener:  # accepts, then never says a word of TLS
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        auth = teamup(url, timeout=3.0, allowed_hosts=[sandbox.url])
+        with pytest.raises(LoginError) as caught:
+            requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=(0.5, 10))
+    assert str(caught.value) == (
+        "TeamUp login did not answer within 0.5s, the timeout= of the request it serves "
+        f"({url}/auth/password_login). Try again later or raise that request's timeout="
+    )

@@ -487,6 +487,23 @@ def test_the_resend_adds_the_refusals_cookie_to_those_the_request_carried(
     ]
 
 
+def test_the_resend_keeps_the_callers_own_cookie_header_and_adds_the_refusals(
+    sandbox: Sandbox, node: Node
+) -> None:
+    auth = teamup(sandbox, allowed_hosts=[node.url])
+    first = auth.get_token()
+    session = session_with(auth)
+
+    response = session.get(node.url + "/sticky", headers={"Cookie": "csrf=abc"}, timeout=5)
+
+    assert response.status_code == 200
+    assert auth.token is not None
+    assert [(h.get("cookie"), h["authorization"]) for h in node.got("/sticky")] == [
+        ("csrf=abc", f"Bearer {first.access_token}"),
+        ("csrf=abc; route=node-2", f"Bearer {auth.token.access_token}"),
+    ]
+
+
 def test_a_streamed_error_answer_to_the_resend_is_left_for_the_caller_to_read(
     sandbox: Sandbox, node: Node
 ) -> None:

@@ -516,3 +516,11 @@ def test_other_errors_keep_their_advice() -> None:
         before = str(error)
         assert command_line_hint(error, TEAMUP, "-a USER") is error
         assert str(error) == before
+
+
+def test_password_prompt_takes_its_message_as_text_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature before the message could be written late still works."""
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(ConfigError) as caught:
+        password_prompt("p: ", "Acme needs the password of alice: set ACME_PASSWORD")()
+    assert str(caught.value) == "Acme needs the password of alice: set ACME_PASSWORD"

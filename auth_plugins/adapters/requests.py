@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 import requests
-from requests.cookies import extract_cookies_to_jar
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, get_cookie_header
 from requests.utils import rewind_body
 
 from ..core.errors import AuthPluginError, BodyNotReplayable
@@ -141,14 +141,7 @@ def _resend(
             response=rejected,
         )
     retry = request.copy()
-    # Cookies the refusing answer set belong on the resent request, as a browser would.
-    jar = getattr(retry, "_cookies", None)
-    if jar is not None and hasattr(retry, "prepare_cookies"):
-        extract_cookies_to_jar(jar, request, rejected.raw)  # type: ignore[no-untyped-call]
-        # prepare_cookies keeps a Cookie header already there: drop it so the jar,
-        # with what the refusal set, is sent (as requests does on a redirect).
-        retry.headers.pop("Cookie", None)
-        retry.prepare_cookies(jar)
+    _carry_cookies(request, retry, rejected)
     response: requests.Response = connection.send(retry, **send_kwargs)
     response.history.append(rejected)
     response.request = retry
@@ -166,6 +159,32 @@ def _resend(
         url_path(retry.url),
     )
     return response
+
+
+def _carry_cookies(
+    request: requests.PreparedRequest, retry: requests.PreparedRequest, rejected: requests.Response
+) -> None:
+    """Cookies the refusing answer set go on the resent request, as a browser would."""
+    jar = getattr(retry, "_cookies", None)
+    if jar is None or not hasattr(retry, "prepare_cookies"):
+        return
+    carried = request.headers.get("Cookie")
+    bare = request.copy()  # the jar adds no header to a request that has one
+    bare.headers.pop("Cookie", None)
+    from_jar = get_cookie_header(jar, bare)  # type: ignore[no-untyped-call]
+    extract_cookies_to_jar(jar, request, rejected.raw)  # type: ignore[no-untyped-call]
+    if carried is None or carried == from_jar:
+        # Built from the jar: build it again, with what the refusal set
+        # (prepare_cookies leaves a Cookie header that is already there).
+        retry.headers.pop("Cookie", None)
+        retry.prepare_cookies(jar)
+        return
+    # The caller's own Cookie header: kept, and the refusal's cookies added.
+    fresh = RequestsCookieJar()
+    extract_cookies_to_jar(fresh, request, rejected.raw)  # type: ignore[no-untyped-call]
+    added = get_cookie_header(fresh, bare)  # type: ignore[no-untyped-call]
+    if added:
+        retry.headers["Cookie"] = f"{carried}; {added}"
 
 
 def _headers_for_redirect(

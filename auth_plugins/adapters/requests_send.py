@@ -90,6 +90,7 @@ def _exchange(
     """
     failure: Optional[LoginError] = None
     what = f"{call.vendor} {call.what}"
+    started = time.monotonic()
     try:
         response = send()
         try:
@@ -104,10 +105,13 @@ def _exchange(
             hint="Trust its certificate authority: verify='ca.pem' on the session or the call, "
             "REQUESTS_CA_BUNDLE=ca.pem, or --verify=ca.pem in HTTPie",
         )
-    except requests.Timeout as exc:
-        connect, read = _clip_timeout(caller_timeout, math.inf)
-        callers = connect if isinstance(exc, requests.ConnectTimeout) else read
-        if callers < call.timeout:  # the request's own, shorter limit ended the wait
+    except requests.Timeout:
+        # Which limit ran out is told by the time waited, not the exception: urllib3
+        # reports a stalled TLS handshake (a connect limit) as a read timeout.
+        waited = time.monotonic() - started
+        shorter = [t for t in _clip_timeout(caller_timeout, math.inf) if t < call.timeout]
+        if shorter and waited < 0.9 * call.timeout:  # the request's own limit ended it
+            callers = min(shorter, key=lambda limit: abs(limit - waited))
             failure = LoginError(
                 f"{what} did not answer within {callers:.3g}s, the timeout= of the request "
                 f"it serves ({_where(call)})",

@@ -102,16 +102,20 @@ def command_line_hint(exc: AuthPluginError, vendor: Vendor, user_hint: str) -> A
     return exc
 
 
-def password_prompt(prompt: str, error: Callable[[], str]) -> Callable[[], str]:
+def password_prompt(prompt: str, error: str | Callable[[], str]) -> Callable[[], str]:
     """A password source that asks at the terminal when called.
 
     Without a terminal, or when nothing is typed, it raises :class:`ConfigError`
-    with the message ``error()`` returns (its first part only when nothing is typed).
+    with the message ``error`` (or what ``error()`` returns, written only then);
+    only its first part when nothing is typed.
     """
+
+    def message() -> str:
+        return error() if callable(error) else error
 
     def ask() -> str:
         if not sys.stdin.isatty():
-            raise ConfigError(error())
+            raise ConfigError(message())
         import getpass
 
         try:
@@ -119,7 +123,7 @@ def password_prompt(prompt: str, error: Callable[[], str]) -> Callable[[], str]:
         except EOFError:
             answer = ""
         if not answer:
-            raise ConfigError(error().split(":")[0] + ": no password was typed")
+            raise ConfigError(message().split(":")[0] + ": no password was typed")
         return answer
 
     return ask
