@@ -459,3 +459,28 @@ def test_logout_removes_a_copy_of_the_index_a_crash_left(tmp_path: Path) -> None
     store.clear("up2money")  # any vendor's logout
     assert not leftover.exists()
     assert store.keys() == [KEY]
+
+
+def test_a_logout_that_cannot_remove_a_token_says_which_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder this user may not write (root writes anyway, so the refusal is made here)."""
+    cache = tmp_path / "cache"
+    store = FileTokenStore(cache)
+    store.save(KEY, Token("t"))
+    token_file = next(cache.glob("*.json"))
+    unlink = os.unlink
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
+        if str(path).endswith(".json"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    with pytest.raises(ConfigError) as caught:
+        store.clear()
+    assert str(caught.value) == (
+        f"cannot remove {token_file} (Permission denied); the token cache folder {cache} "
+        "must be yours and writable, or set AUTH_PLUGINS_CACHE_DIR to one that is"
+    )
+    assert token_file.exists()

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Optional
 
+from ..core.errors import ConfigError
 from .base import TokenKey
-from .file import INDEX_NAME, _file_name, _read_private_json
+from .file import CACHE_DIR_ENV, INDEX_NAME, _file_name, _read_private_json
 from .index import prune_index, read_index
 
 
@@ -80,10 +81,14 @@ def clear_folder(directory: Path, vendor: Optional[str] = None) -> int:
                 path.unlink()
             except FileNotFoundError:
                 continue
-            except OSError:
+            except OSError as exc:
                 if path.is_dir():  # not a token, and never read as one: leave it
                     continue
-                raise
+                raise ConfigError(
+                    f"cannot remove {path} ({exc.strerror or type(exc).__name__}); the token "
+                    f"cache folder {directory} must be yours and writable, or set "
+                    f"{CACHE_DIR_ENV} to one that is"
+                ) from None
             if path.suffix == ".json":
                 removed += 1
     prune_index(directory / INDEX_NAME, vendor)
