@@ -116,7 +116,7 @@ def stalled_server() -> Iterator[StalledServer]:
         yield StalledServer(listener)
 
 
-CLIENTS_HINT = "Try again later or raise the client's timeout (httpx.Client(timeout=...))"
+CLIENTS_HINT = "Try again later or raise timeout= on the client or the request"
 
 
 def clients_timeout_message(url: str) -> str:

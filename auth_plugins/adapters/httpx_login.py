@@ -162,7 +162,7 @@ def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
             return LoginError(
                 f"{login.what} did not answer within {clients:.3g}s, the client's {phase} "
                 f"timeout ({login.url})",
-                hint="Try again later or raise the client's timeout (httpx.Client(timeout=...))",
+                hint="Try again later or raise timeout= on the client or the request",
             )
         return LoginError(
             f"{login.what} did not answer within {login.timeout:.3g}s ({login.url})",
