@@ -133,7 +133,11 @@ def httpie(*args: str) -> tuple[int, str, str]:
 #: Run by the child: become the session leader whose controlling terminal is the pty
 #: (opened by name, so the kernel attaches it), then exec http with stdin and stderr on it.
 LAUNCH_IN_TERMINAL = """
-import os, sys
+import os, signal, sys
+# Ctrl-C reaches the command as it would from a shell: whatever the test process had
+# blocked or ignored (a mask and SIG_IGN survive fork and exec) is not passed on.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 fd = os.open(sys.argv[1], os.O_RDWR)
 os.dup2(fd, 0)
 os.dup2(fd, 2)
