@@ -16,11 +16,11 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from test_file_store import permissive_umask  # noqa: F401  (a fixture)
 
 from auth_plugins import ConfigError, FileTokenStore, Token
 from auth_plugins.stores import Failure, TokenKey
@@ -46,15 +46,6 @@ def cache(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(cache: Path) -> FileTokenStore:
     return FileTokenStore(directory=cache)
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def mode(path: Path) -> int:

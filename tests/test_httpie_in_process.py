@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from test_httpie import error_lines, httpie
+from test_secret_cli import vendor_settings  # noqa: F401  (autouse: the sandbox's settings)
 
 from auth_plugins.adapters.httpie import (
     LazyVendorAuth,
@@ -27,13 +27,11 @@ from auth_plugins.adapters.httpie import (
 from auth_plugins.errors import ConfigError
 from auth_plugins.sandbox import (
     DEMO_SMS_CODE,
-    DEMO_TEAMUP_DIRECT_AUTH_KEY,
     DEMO_TEAMUP_PASSWORD,
     DEMO_TEAMUP_TWO_FACTOR_PASSWORD,
     DEMO_TEAMUP_TWO_FACTOR_PHONE,
     DEMO_TEAMUP_TWO_FACTOR_USERNAME,
     DEMO_TEAMUP_USERNAME,
-    DEMO_UP2MONEY_SECRET,
     Sandbox,
 )
 
@@ -41,48 +39,8 @@ TEAMUP_USER = f"{DEMO_TEAMUP_USERNAME}:{DEMO_TEAMUP_PASSWORD}"
 NO_VENDOR_ADVICE = "use --auth-type VENDOR, or set the vendor's *_BASE_URL"
 
 
-@pytest.fixture(autouse=True)
-def vendor_settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The sandbox's settings in the environment; no terminal; no ~/.netrc."""
-    monkeypatch.setenv("TEAMUP_BASE_URL", sandbox.teamup_url)
-    monkeypatch.setenv("TEAMUP_DIRECT_AUTH_KEY", DEMO_TEAMUP_DIRECT_AUTH_KEY)
-    monkeypatch.setenv("UP2MONEY_BASE_URL", sandbox.up2money_url)
-    monkeypatch.setenv("UP2MONEY_SECRET", DEMO_UP2MONEY_SECRET)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("NETRC", raising=False)
-    monkeypatch.setattr(sys, "stdin", io.StringIO())
-
-
-def httpie(*args: str) -> tuple[int, str, str]:
-    """``httpie.core.main`` in this process: (exit status, stdout, stderr)."""
-    from httpie.context import Environment
-    from httpie.core import main
-
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    env = Environment(
-        stdin=None,
-        stdin_isatty=False,
-        stdout=stdout,
-        stdout_isatty=False,
-        stderr=stderr,
-        stderr_isatty=False,
-        config_dir=Path(os.environ["HTTPIE_CONFIG_DIR"]),
-    )
-    status = main(["http", *args], env)
-    texts = []
-    for stream in (stdout, stderr):
-        stream.flush()
-        buffer = stream.buffer
-        assert isinstance(buffer, io.BytesIO)
-        texts.append(buffer.getvalue().decode())
-    return int(status), texts[0], texts[1]
-
-
 def error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = error_lines(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 

@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_file_store import permissive_umask  # noqa: F401  (a fixture)
 
 import auth_plugins
 from auth_plugins import AuthPluginError, ConfigError, FileTokenStore
@@ -58,15 +58,6 @@ def mode(path: Path) -> int:
 @pytest.fixture
 def index(tmp_path: Path) -> Path:
     return tmp_path / "keys.index"
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 # -- adding and reading ----------------------------------------------------------------------
