@@ -316,7 +316,16 @@ def _xdg_cache_dir() -> Optional[str]:
 
 
 def _read_private_json(path: Path) -> Any:
-    """Read a JSON file that must be this user's and private (refused otherwise)."""
+    """Read a JSON token file that must be this user's and private (refused otherwise)."""
+    content = read_private(path, MAX_FILE_BYTES, "a token file")
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def read_private(path: Path, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of this user's private regular file (else ``ValueError`` why)."""
     # O_NONBLOCK: a named pipe put there opens at once (and is refused below)
     # instead of waiting for a writer for ever; regular files ignore it.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -324,20 +333,26 @@ def _read_private_json(path: Path) -> Any:
     try:
         # Checked on the descriptor, before it becomes a file object (which a
         # folder cannot be): what is checked is what is read.
-        if os.name == "posix":
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError("not a regular file")
-            if info.st_uid != os.getuid() or info.st_mode & 0o077:
-                raise ValueError("group or others can read it, or it is not yours")
+        problem = refusal(fd)
+        if problem:
+            raise ValueError(problem)
     except BaseException:
         os.close(fd)
         raise
     with os.fdopen(fd, "rb") as file:
-        content = file.read(MAX_FILE_BYTES + 1)
-    if len(content) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than a token file can be ({MAX_FILE_BYTES} bytes)")
-    try:
-        return json.loads(content)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        content = file.read(limit + 1)
+    if len(content) > limit:
+        raise ValueError(f"larger than {what} can be ({limit} bytes)")
+    return content
+
+
+def refusal(fd: int) -> str:
+    """Why the open file ``fd`` is not this user's private regular file ("" if it is)."""
+    if os.name != "posix":
+        return ""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return "group or others can read it, or it is not yours"
+    return ""

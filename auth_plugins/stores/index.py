@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
 from .base import TokenKey
+from .file import read_private, refusal
 
 #: The largest index read (about 300,000 keys): a bigger one is ignored, files are read.
 MAX_INDEX_BYTES = 64 * 1024 * 1024
@@ -89,26 +89,11 @@ def prune_index(path: Path, vendor: Optional[str]) -> None:
 
 def _read(path: Path) -> Optional[bytes]:
     try:
-        # O_NONBLOCK: a named pipe here is refused at once, not waited on.
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, flags)
-    except OSError:
+        return read_private(path, MAX_INDEX_BYTES, "the index")
+    except (OSError, ValueError):
         return None
-    try:
-        private = _private(fd)  # on the descriptor: a folder cannot become a file object
-    except OSError:
-        private = False
-    if not private:
-        os.close(fd)
-        return None
-    with os.fdopen(fd, "rb") as file:
-        content = file.read(MAX_INDEX_BYTES + 1)
-    return None if len(content) > MAX_INDEX_BYTES else content
 
 
 def _private(fd: int) -> bool:
     """A regular file of this user's that only this user can read."""
-    if os.name != "posix":
-        return True
-    info = os.fstat(fd)
-    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return not refusal(fd)
