@@ -18,8 +18,9 @@ from .core.messages import Answer
 from .core.renewal import Renewal
 from .core.scope import Scope
 from .core.settings import Settings
-from .core.tokens import Token
-from .core.vendor import Vendor, template_names
+from .core.templates import template_names
+from .core.tokens import DEFAULT_LEEWAY, Token
+from .core.vendor import Vendor
 from .stores.base import TokenKey, TokenStore
 from .stores.choose import default_store
 
@@ -39,8 +40,6 @@ logger = logging.getLogger("auth_plugins")
 
 #: Seconds a whole login (all its calls together) may take before it fails with LoginError.
 DEFAULT_TIMEOUT = 30.0
-#: Renew this many seconds before expiry (clamped to a share of the token's life).
-DEFAULT_LEEWAY = 30.0
 
 
 class PasswordAuth(_AuthBase):

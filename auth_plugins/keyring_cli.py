@@ -93,7 +93,7 @@ def _entry(
         )
     user = ""
     if name == "password":
-        user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
+        user_env = vendor.username_variable
         user = (username or "").strip() or (os.environ.get(user_env) or "").strip()
         if not user:
             raise ConfigError(f"whose password? Give the user name, or set {user_env}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .core.vendor import Option, Vendor, fill, fill_headers, template_names
+from .core.templates import fill, fill_headers, template_names
+from .core.vendor import Option, Vendor
 
 __all__ = ["Option", "Vendor", "fill", "fill_headers", "template_names"]

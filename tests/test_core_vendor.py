@@ -211,6 +211,35 @@ def test_a_list_of_single_use_options_becomes_a_tuple() -> None:
     assert vendor.options == (otp,)
 
 
+def test_an_options_hook_refuses_what_choices_cannot_and_sees_every_value() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def region_code(values: Any) -> None:
+        seen.append(dict(values))
+        if not str(values["region"]).startswith("eu-"):
+            raise ConfigError("Acme region= (or ACME_REGION) must be an eu- region")
+
+    vendor = declare(
+        options=(Option("region", env="ACME_REGION", default="eu-1"),),
+        login_body={"user": "{username}", "pass": "{password}"},
+        api_headers={"Authorization": "Bearer {token}", "X-Region": "{region}"},
+        options_hook=region_code,
+    )
+    given = {"username": "alice", "password": PASSWORD}
+    assert Settings(vendor, given).get("region") == "eu-1"
+    assert seen[-1]["username"] == "alice"
+    with pytest.raises(ConfigError, match="must be an eu- region"):
+        Settings(vendor, {**given, "region": "us-2"})
+    assert vendor.resolve_options({**given, "region": "eu-3"})["region"] == "eu-3"
+
+
+def test_a_header_value_with_a_line_break_names_the_option_and_never_the_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(api_key="acme-key\r\nX-Injected: 1")
+    assert "api_key= or ACME_API_KEY" in str(caught.value)
+    assert "Injected" not in str(caught.value)
+
+
 # -- where a secret came from ----------------------------------------------------------------
 
 

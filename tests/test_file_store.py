@@ -23,7 +23,7 @@ from auth_plugins.sandbox import (
     DEMO_TEAMUP_USERNAME,
     Sandbox,
 )
-from auth_plugins.stores import TokenKey, token_store_from_env
+from auth_plugins.stores import TokenKey, token_file, token_store_from_env
 from auth_plugins.stores import file as stores_module
 from auth_plugins.tokens import Token
 
@@ -455,11 +455,11 @@ def test_default_folder_read_without_platformdirs_is_what_platformdirs_says(
         else:
             monkeypatch.setenv(name, value)
     expected = platformdirs.user_cache_dir("auth-plugins", appauthor=False)
-    shortcut = stores_module._xdg_cache_dir()
+    shortcut = token_file.xdg_cache_dir()
     # An absolute XDG_CACHE_HOME decides; unset or empty, an absolute HOME does.
     plain = xdg.startswith("/") if xdg else (home or "").startswith("/")
     assert shortcut == (expected if sys.platform.startswith("linux") and plain else None)
-    assert stores_module._default_cache_dir() == expected
+    assert token_file.default_cache_dir() == expected
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the shortcut is Linux's")

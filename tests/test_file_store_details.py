@@ -23,7 +23,7 @@ import pytest
 from test_file_store import permissive_umask  # noqa: F401  (a fixture)
 
 from auth_plugins import ConfigError, FileTokenStore, Token
-from auth_plugins.stores import Failure, TokenKey
+from auth_plugins.stores import Failure, TokenKey, token_file
 from auth_plugins.stores import file as stores_module
 from auth_plugins.stores.index import read_index
 
@@ -311,7 +311,7 @@ def test_the_size_limit_counts_bytes_not_characters(cache: Path, store: FileToke
     path = only_file(cache, "*.json")
     padded = {"key": list(KEY), "token": Token("t").to_dict(), "note": "é" * 40_000}
     path.write_text(json.dumps(padded, ensure_ascii=False), encoding="utf-8")
-    assert len(path.read_text(encoding="utf-8")) < stores_module.MAX_FILE_BYTES
+    assert len(path.read_text(encoding="utf-8")) < token_file.MAX_FILE_BYTES
     assert load_warned(store, KEY) == [
         ignored(path, "larger than a token file can be (65536 bytes)")
     ]

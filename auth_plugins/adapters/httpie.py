@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from ..auth import PasswordAuth
     from ..builtin import VendorEntry
+    from .httpie_cached import CachedToken
 
 #: What ``-a`` looks like, for messages.
 USER_HINT = "-a USER[:PASSWORD]"
@@ -59,6 +60,8 @@ class LazyVendorAuth:
         self._entry: Optional[VendorEntry] = None
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._auth is None and self.vendor and self._attach_cached(request):
+            return request
         try:
             if self._auth is None:
                 self._auth = self._build(request.url or "")
@@ -80,6 +83,48 @@ class LazyVendorAuth:
         hooks = request.hooks.get("response", [])
         request.hooks["response"] = [h if h in before else self._guarded(h) for h in hooks]
         return request
+
+    def _attach_cached(self, request: requests.PreparedRequest) -> bool:
+        """Attach a cached token's headers without building the auth, if there is one.
+
+        Most runs of ``http -A teamup`` have a good token in the cache: building
+        the auth for them would cost more than the rest of the plugin's part of
+        HTTPie's start-up (issue 15). The auth is built only if the answer needs
+        it (:meth:`_judge_cached`).
+        """
+        from .httpie_cached import cached_headers
+
+        assert self.vendor is not None
+        cached = cached_headers(self.vendor, self._username, request.url or "")
+        if cached is None:
+            return False
+        request.headers.update(cached.headers)
+
+        def judge(response: requests.Response, **send_kwargs: Any) -> requests.Response:
+            return self._judge_cached(cached, response, send_kwargs)
+
+        request.hooks.setdefault("response", []).append(judge)
+        return True
+
+    def _judge_cached(
+        self, cached: CachedToken, response: requests.Response, send_kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """The answer to a request sent with a cached token, judged as the auth judges one.
+
+        Accepted (the cached path's vendors read no answer of the API): nothing
+        to do. Refused (401, 410) or redirected: the auth is built, takes the
+        token as the one it sent, and does what it always does: log in again and
+        send once more, or keep the headers only on a redirect that stays on the API.
+        """
+        if not response.is_redirect and response.status_code not in cached.vendor.relogin_statuses:
+            return response
+        try:
+            if self._auth is None:
+                self._auth = self._build(response.request.url or "")
+            self._auth._renewal.token = cached.token
+            return self._auth._requests_hook(response, **send_kwargs)
+        except Exception as exc:
+            self._raise_for_http(exc)
 
     def _build(self, url: str) -> PasswordAuth:
         from ..builtin import builtin_vendor

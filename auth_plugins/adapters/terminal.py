@@ -50,7 +50,7 @@ def command_line_options(
     """
     from ..core.secrets import AskLast, keyring_advice
 
-    user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
+    user_env = vendor.username_variable
     password_env = f"{vendor.env_prefix}_PASSWORD"
     user = (username or "").strip() or (os.environ.get(user_env) or "").strip()
     if not user:

@@ -19,8 +19,9 @@ from .answers import login_error, read_json, read_token
 from .errors import LoginError
 from .messages import Answer, Call, json_call
 from .settings import Settings
+from .templates import fill, fill_headers, template_names
 from .tokens import Token
-from .vendor import Vendor, fill, fill_headers, template_names
+from .vendor import Vendor
 
 T = TypeVar("T")
 #: A login step: yields calls, receives answers, returns a ``T``.

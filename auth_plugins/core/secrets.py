@@ -226,7 +226,7 @@ def _environment_belongs(vendor: Vendor, option: Option, values: dict[str, Any])
     """
     if option.name != "password":
         return True
-    user_env = vendor.username_env or f"{vendor.env_prefix}_USERNAME"
+    user_env = vendor.username_variable
     env_user = (os.environ.get(user_env) or "").strip()
     return not env_user or env_user.lower() == str(values.get("username") or "").lower()
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from .errors import AuthPluginError, ConfigError
 from .secrets import AskLast, Given, LazySecret, source_for
 from .text import redact, secret_values
-from .vendor import Vendor, template_names
+from .vendor import Vendor, check_header_value, header_option_names
 
 #: Keys the in-process digests of secrets (:meth:`Settings.sharing_key`); new in each process.
 _PROCESS_KEY = os.urandom(32)
@@ -69,7 +69,7 @@ class Settings:
                     self._sources[option.name] = where
         self._values = values
         #: Options that go into a header: they must be fit for one.
-        self._in_headers = template_names(vendor.api_headers) | template_names(vendor.login_headers)
+        self._in_headers = header_option_names(vendor)
         for name, value in values.items():
             self._check(name, value)
         # One fetch per secret even when threads need it at once (a command runs once).
@@ -148,18 +148,8 @@ class Settings:
 
     def _check(self, name: str, value: Any) -> None:
         """A value bound for a header has no line break or control character (never shown)."""
-        if name not in self._in_headers or not isinstance(value, str):
-            return
-        if not all(" " <= ch <= "~" or "\x80" <= ch <= "\xff" for ch in value) or (
-            value != value.strip()
-        ):
-            option = next((o for o in self.vendor.all_options() if o.name == name), None)
-            where = f"{name}=" + (f" or {option.env}" if option and option.env else "")
-            raise ConfigError(
-                f"{self.vendor.title} {name} has a line break, a control character or "
-                f"spaces at an end, and it is sent in a header; check {where} (a stray "
-                "newline from a file or a command is the usual cause)"
-            )
+        if name in self._in_headers:
+            check_header_value(self.vendor, name, value)
 
     def sharing_key(self) -> Optional[tuple[str, ...]]:
         """What auths must have in common to share one login in a process; ``None`` if unknown.

@@ -10,6 +10,8 @@ from .record import Record, field
 
 #: The longest token read back from a store (the longest a login accepts, too).
 MAX_STORED_TOKEN = 16 * 1024
+#: Renew this many seconds before expiry (clamped to a share of the token's life).
+DEFAULT_LEEWAY = 30.0
 #: The leeway never exceeds this share of a token's life (or idle window), so a
 #: short-lived token is not treated as expired from the moment it is issued.
 MAX_LEEWAY_SHARE = 0.25

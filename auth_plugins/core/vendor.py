@@ -15,11 +15,11 @@ import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from .errors import ConfigError
 from .record import Record, field
-from .text import quote
+from .templates import fill_headers, template_names
 
 if TYPE_CHECKING:
+    from .errors import ConfigError
     from .messages import Answer
     from .tokens import Token
 
@@ -32,6 +32,8 @@ RejectedHook = Callable[["Answer"], bool]
 ApiResponseHook = Callable[["Answer"], None]
 #: Turns the JSON object of a vendor's error answer into ``(code, message)``.
 ErrorHook = Callable[[dict[str, Any]], "tuple[Optional[str], str]"]
+#: Checks option values beyond ``choices``; raises ``ConfigError`` for a bad one.
+OptionsHook = Callable[[Mapping[str, Any]], None]
 
 
 class Option(Record):
@@ -104,6 +106,7 @@ class Vendor(Record):
     token_rejected_hook: Optional[RejectedHook] = None
     api_response_hook: Optional[ApiResponseHook] = None
     error_hook: Optional[ErrorHook] = None
+    options_hook: Optional[OptionsHook] = None
 
     def __post_init__(self) -> None:
         # A vendor is usually written once, by a plugin author, and read at import
@@ -111,13 +114,18 @@ class Vendor(Record):
         # or a login that never works are reported here, naming the field.
         _check(self)
 
+    @property
+    def username_variable(self) -> str:
+        """The user name's environment variable: ``username_env``, else ``{PREFIX}_USERNAME``."""
+        return self.username_env or f"{self.env_prefix}_USERNAME"
+
     def all_options(self) -> tuple[Option, ...]:
         """The settings this vendor's auth accepts, the three common ones first."""
         prefix = self.env_prefix
         return (
             Option(
                 "username",
-                env=self.username_env or f"{prefix}_USERNAME",
+                env=self.username_variable,
                 required=True,
                 help=f"your {self.title} {self.username_label}",
             ),
@@ -143,13 +151,15 @@ class Vendor(Record):
         known = {option.name: option for option in self.all_options()}
         unknown = sorted(set(given) - set(known))
         if unknown:
-            raise ConfigError(
+            raise config_error(
                 f"{self.title} auth got unknown argument(s) {', '.join(unknown)}; "
                 f"it takes: {', '.join(known)}"
             )
         values: dict[str, Any] = {}
         for option in known.values():
             values[option.name] = _resolve(self, option, given.get(option.name))
+        if self.options_hook is not None:
+            self.options_hook(values)
         return values
 
     def header_values(self, options: Mapping[str, Optional[str]], token: Token) -> dict[str, str]:
@@ -184,7 +194,7 @@ def _check(vendor: Vendor) -> None:
     """Validate a :class:`Vendor` and normalise its collections (lists become tuples/sets)."""
 
     def bad(problem: str) -> ConfigError:
-        return ConfigError(f"vendor {vendor.name!r}: {problem}")
+        return config_error(f"vendor {vendor.name!r}: {problem}")
 
     if not _spelled(vendor.name, string.ascii_lowercase, _NAME_CHARS):
         raise bad("name must be lower-case letters, digits, '-' or '_', starting with a letter")
@@ -236,27 +246,12 @@ def _check(vendor: Vendor) -> None:
         for header, template in getattr(vendor, template_field).items():
             # A line break would be sent on every request and refused there.
             if not (isinstance(template, str) and template.isprintable()):
+                from .text import quote
+
                 raise bad(
                     f"{template_field}[{header!r}] must be one line of text; "
                     f"{quote(repr(template), 80)} is not"
                 )
-
-
-def template_names(template: Any) -> set[str]:
-    """The ``{name}`` fields a JSON or header template uses."""
-    if isinstance(template, Mapping):
-        return set().union(*(template_names(item) for item in template.values()))
-    if isinstance(template, list):
-        return set().union(*(template_names(item) for item in template))
-    if isinstance(template, str):
-        names = set()
-        for _, name, _, _ in string.Formatter().parse(template):
-            if name:
-                # "{user.name}" and "{items[0]}" name "user" and "items".
-                ends = [i for i in (name.find("."), name.find("[")) if i >= 0]
-                names.add(name[: min(ends)] if ends else name)
-        return names
-    return set()
 
 
 def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:
@@ -272,7 +267,7 @@ def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:
         value = option.default
     if value is not None and not isinstance(value, str):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(
+            raise config_error(
                 f"{vendor.title} {source} must be a string, not {type(value).__name__}"
             )
         value = str(value)
@@ -283,49 +278,43 @@ def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:
             where = f"argument {option.name}="
             if option.env:
                 where += f" or environment variable {option.env}"
-            raise ConfigError(f"{vendor.title} needs {option.help or option.name}: set {where}")
+            raise config_error(f"{vendor.title} needs {option.help or option.name}: set {where}")
         return None
     if option.choices:
         for choice in option.choices:
             if value.lower() == choice.lower():
                 return choice
         shown = "a hidden value" if option.secret else repr(value)
-        raise ConfigError(
+        raise config_error(
             f"{vendor.title} {source} got {shown}; use one of: {', '.join(option.choices)}"
         )
     return value
 
 
-def fill(template: Any, values: Mapping[str, Any]) -> Any:
-    """Fill a JSON template: ``"{name}"`` becomes ``values[name]`` (any type).
-
-    A string that mixes text and fields is formatted; one naming a missing or
-    ``None`` value becomes ``None``, and a mapping entry that ends up ``None``
-    is left out, so optional fields simply disappear.
-    """
-    if isinstance(template, Mapping):
-        filled = {key: fill(item, values) for key, item in template.items()}
-        return {key: item for key, item in filled.items() if item is not None}
-    if isinstance(template, list):
-        return [fill(item, values) for item in template]
-    if isinstance(template, str):
-        whole = _whole_field(template)
-        if whole is not None:
-            return values.get(whole)
-        if any(values.get(name) is None for name in template_names(template)):
-            return None
-        return template.format_map(values)
-    return template
+def header_option_names(vendor: Vendor) -> set[str]:
+    """The options that go into a header (of the login or of API calls)."""
+    return template_names(vendor.api_headers) | template_names(vendor.login_headers)
 
 
-def _whole_field(template: str) -> Optional[str]:
-    """``"{name}"`` -> ``"name"``: a template that is one field (keeps the value's type)."""
-    inner = template[1:-1]
-    one_field = template[:1] == "{" and template[-1:] == "}" and inner != ""
-    return inner if one_field and all(c.isalnum() or c == "_" for c in inner) else None
+def check_header_value(vendor: Vendor, name: str, value: Any) -> None:
+    """Refuse a value bound for a header that has a line break, a control character or
+    spaces at an end (``ConfigError``, which never shows the value)."""
+    if not isinstance(value, str):
+        return
+    if all(" " <= ch <= "~" or "\x80" <= ch <= "\xff" for ch in value) and value == value.strip():
+        return
+    option = next((o for o in vendor.all_options() if o.name == name), None)
+    where = f"{name}=" + (f" or {option.env}" if option and option.env else "")
+    raise config_error(
+        f"{vendor.title} {name} has a line break, a control character or spaces at an end, "
+        f"and it is sent in a header; check {where} (a stray newline from a file or a "
+        "command is the usual cause)"
+    )
 
 
-def fill_headers(template: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, str]:
-    """Fill header templates; headers naming an unset value are left out."""
-    filled = fill(template, values)
-    return {name: str(value) for name, value in filled.items()}
+def config_error(message: str) -> ConfigError:
+    """A :class:`ConfigError`, its module imported only when one is raised (HTTPie's
+    start-up with a cached token reads vendors but raises nothing, issue 15)."""
+    from .errors import ConfigError
+
+    return ConfigError(message)

@@ -188,6 +188,10 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # stop() closes the live connections itself, so there is nothing to wait for.
     block_on_close = False
+    # socketserver's default backlog is 5: dozens of clients connecting at once on a
+    # busy machine (a fleet test, a user's parallel suite) would find it full and be
+    # refused, as no real vendor would refuse them.
+    request_queue_size = 128
 
     def __init__(
         self, host: str, port: int, sandbox: Sandbox, tls: ssl.SSLContext | None = None

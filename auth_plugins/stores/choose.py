@@ -23,8 +23,8 @@ from typing import Optional
 from ..core.errors import ConfigError
 from .base import TokenStore
 from .memory import MemoryTokenStore
+from .token_file import STORE_ENV, command_line_uses_files
 
-STORE_ENV = "AUTH_PLUGINS_TOKEN_STORE"
 #: URL schemes that name a Redis server.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -43,14 +43,12 @@ def token_store_from_env() -> TokenStore:
     Without ``AUTH_PLUGINS_TOKEN_STORE``, ``AUTH_PLUGINS_TOKEN_CACHE=off`` keeps
     tokens in memory only.
     """
-    chosen = configured_store()
-    if chosen is not None:
-        return chosen
-    from .file import CACHE_SWITCH_ENV, FileTokenStore
+    if command_line_uses_files():
+        from .file import FileTokenStore
 
-    if os.environ.get(CACHE_SWITCH_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
-        return MemoryTokenStore()
-    return FileTokenStore()
+        return FileTokenStore()
+    chosen = configured_store()
+    return chosen if chosen is not None else MemoryTokenStore()
 
 
 def default_store(credentials: Optional[tuple[str, ...]] = None) -> TokenStore:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
-import sys
 import tempfile
 import time
 import warnings
@@ -19,13 +17,15 @@ from ..core.errors import ConfigError
 from ..core.tokens import Token
 from .base import Failure, KeyLocks, TokenKey
 from .memory import MemoryTokenStore
+from .token_file import (
+    CACHE_DIR_ENV,
+    CACHE_SWITCH_ENV,
+    cache_folder,
+    read_private_json,
+    read_token_record,
+    token_file_name,
+)
 
-CACHE_DIR_ENV = "AUTH_PLUGINS_CACHE_DIR"
-#: The folder's name under the user's cache folder.
-APP_NAME = "auth-plugins"
-CACHE_SWITCH_ENV = "AUTH_PLUGINS_TOKEN_CACHE"
-#: The largest token file read: a token is at most 16 KiB, its file a little more.
-MAX_FILE_BYTES = 64 * 1024
 #: How long a process waits for another one that is logging in with the same key.
 LOCK_TIMEOUT = 120.0
 #: The folder's index of keys (see :meth:`FileTokenStore.keys`).
@@ -48,9 +48,7 @@ class FileTokenStore:
     persistent = True
 
     def __init__(self, directory: Optional[os.PathLike[str] | str] = None) -> None:
-        if directory is None:
-            directory = os.environ.get(CACHE_DIR_ENV) or _default_cache_dir()
-        self.directory = Path(directory).expanduser()
+        self.directory = cache_folder() if directory is None else Path(directory).expanduser()
         self._thread_locks = KeyLocks()
         #: Login counts when the folder cannot be written (a full disk).
         self._memory = MemoryTokenStore()
@@ -61,10 +59,7 @@ class FileTokenStore:
         """The stored token, or ``None`` when there is none or it cannot be used."""
         path = self._path(key)
         try:
-            data = _read_private_json(path)
-            if not isinstance(data, dict) or data.get("key") != list(key):
-                raise ValueError("it is not this key's token")
-            return Token.from_dict(data.get("token"))
+            return Token.from_dict(read_token_record(path, key))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -121,7 +116,7 @@ class FileTokenStore:
         """The refused login remembered for ``key``, while it lasts."""
         path = self._side_path(key, "failure")
         try:
-            data = _read_private_json(path)
+            data = read_private_json(path)
             if not isinstance(data, dict) or data.get("key") != list(key):
                 raise ValueError("it is not this key's record")
             failure = Failure.from_dict(data.get("failure"))
@@ -147,7 +142,7 @@ class FileTokenStore:
         path = self._side_path(key, "attempts")
         number = int(now // window)
         try:
-            data = _read_private_json(path)
+            data = read_private_json(path)
             count = data["count"] if data.get("window") == number else 0
             count = count if isinstance(count, int) else 0
         except (OSError, ValueError, TypeError, AttributeError, KeyError):
@@ -186,7 +181,7 @@ class FileTokenStore:
     # -- helpers ------------------------------------------------------------
 
     def _path(self, key: TokenKey) -> Path:
-        return self.directory / _file_name(key)
+        return self.directory / token_file_name(key)
 
     def _side_path(self, key: TokenKey, kind: str) -> Path:
         return self._path(key).with_suffix(f".{kind}")
@@ -274,85 +269,3 @@ class FileTokenStore:
 
     def __repr__(self) -> str:
         return f"<FileTokenStore directory={str(self.directory)!r}>"
-
-
-def _file_name(key: TokenKey) -> str:
-    # A hash keeps file names short and free of odd characters; it is made
-    # of the key only, which holds no secret.
-    digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
-    return f"{key.vendor}-{digest}.json"
-
-
-def _default_cache_dir() -> str:
-    """platformdirs' user cache folder for auth-plugins."""
-    found = _xdg_cache_dir()
-    if found is not None:
-        return found
-    import platformdirs
-
-    return platformdirs.user_cache_dir(APP_NAME, appauthor=False)
-
-
-def _xdg_cache_dir() -> Optional[str]:
-    """The plain Linux case of platformdirs' answer, or ``None`` for anything else.
-
-    Importing platformdirs costs HTTPie's start-up more than reading a cached
-    token (issue 15). On Linux (not Android) with ``XDG_CACHE_HOME`` unset or
-    empty and an absolute ``HOME``, or ``XDG_CACHE_HOME`` absolute, every
-    platformdirs version answers as below; other cases ask platformdirs, and a
-    test compares both answers.
-    """
-    if not sys.platform.startswith("linux") or hasattr(sys, "getandroidapilevel"):
-        return None
-    if os.environ.get("ANDROID_DATA") or os.environ.get("ANDROID_ROOT"):
-        return None
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if xdg:
-        return os.path.join(xdg, APP_NAME) if os.path.isabs(xdg) else None
-    home = os.environ.get("HOME", "")
-    if not os.path.isabs(home):
-        return None
-    return os.path.join(os.path.expanduser("~/.cache"), APP_NAME)
-
-
-def _read_private_json(path: Path) -> Any:
-    """Read a JSON token file that must be this user's and private (refused otherwise)."""
-    content = read_private(path, MAX_FILE_BYTES, "a token file")
-    try:
-        return json.loads(content)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def read_private(path: Path, limit: int, what: str) -> bytes:
-    """At most ``limit`` bytes of this user's private regular file (else ``ValueError`` why)."""
-    # O_NONBLOCK: a named pipe put there opens at once (and is refused below)
-    # instead of waiting for a writer for ever; regular files ignore it.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
-    try:
-        # Checked on the descriptor, before it becomes a file object (which a
-        # folder cannot be): what is checked is what is read.
-        problem = refusal(fd)
-        if problem:
-            raise ValueError(problem)
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as file:
-        content = file.read(limit + 1)
-    if len(content) > limit:
-        raise ValueError(f"larger than {what} can be ({limit} bytes)")
-    return content
-
-
-def refusal(fd: int) -> str:
-    """Why the open file ``fd`` is not this user's private regular file ("" if it is)."""
-    if os.name != "posix":
-        return ""
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return "group or others can read it, or it is not yours"
-    return ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from .base import TokenKey
-from .file import read_private, refusal
+from .token_file import read_private, refusal
 
 #: The largest index read (about 300,000 keys): a bigger one is ignored, files are read.
 MAX_INDEX_BYTES = 64 * 1024 * 1024

@@ -14,8 +14,9 @@ from typing import Optional
 
 from ..core.errors import ConfigError
 from .base import TokenKey
-from .file import CACHE_DIR_ENV, INDEX_NAME, _file_name, _read_private_json
+from .file import INDEX_NAME
 from .index import prune_index, read_index
+from .token_file import CACHE_DIR_ENV, read_private_json, token_file_name
 
 
 def folder_keys(directory: Path) -> list[TokenKey]:
@@ -41,13 +42,13 @@ def folder_keys(directory: Path) -> list[TokenKey]:
     for key in read_index(directory / INDEX_NAME):
         # An index line names a key only if that key's file is here: a stale
         # or tampered line cannot list a token that does not exist.
-        name = _file_name(key)
+        name = token_file_name(key)
         if name in names:
             names.discard(name)
             found.add(key)
     for name in names:
         with contextlib.suppress(OSError, ValueError):
-            parts = _read_private_json(directory / name)
+            parts = read_private_json(directory / name)
             parts = parts.get("key") if isinstance(parts, dict) else None
             # Three strings, as the store writes them; anything else names no key.
             if (
