@@ -282,28 +282,29 @@ def test_another_keys_file_a_shared_file_and_no_file_are_left_to_the_auth(
 
 
 @pytest.mark.parametrize(
-    "where",
+    ("where", "ours"),
     [
-        "{base}",
-        "{base}/customers?page=2",
-        "{base}?x=1",
-        "{base}x",
-        "{origin}/other",
-        "{base}/a\\b",
-        "{base}/\x7f",
-        "http://localhost:{port}/teamup/api/v2/x",
+        ("{base}", True),
+        ("{base}/customers?page=2", True),
+        ("{base}?x=1", True),
+        # The token goes to the API's origin, as the auth sends it (a path is no boundary).
+        ("{base}x", True),
+        ("{origin}/other", True),
+        ("{base}/a\\b", False),  # read two ways by URL parsers: no token
+        ("{base}/\x7f", False),
+        ("http://localhost:{port}/teamup/api/v2/x", False),  # another origin
     ],
 )
-def test_only_urls_plainly_under_the_base_url_use_the_cached_path(
-    sandbox: Sandbox, where: str
+def test_the_cached_token_goes_where_the_auth_sends_its_token(
+    sandbox: Sandbox, where: str, ours: bool
 ) -> None:
     store, key = stored(sandbox)
     store.save(key, token())
     base = sandbox.teamup_url
     port = urlsplit(base).port
     url = where.format(base=base, origin=base.split("/teamup")[0], port=port)
-    plain = where in ("{base}", "{base}/customers?page=2", "{base}?x=1")
-    assert (cached_headers("teamup", DEMO_TEAMUP_USERNAME, url) is not None) is plain
+    assert TeamUpAuth(DEMO_TEAMUP_USERNAME, token_store=store).applies_to(url) is ours
+    assert (cached_headers("teamup", DEMO_TEAMUP_USERNAME, url) is not None) is ours
 
 
 @pytest.mark.parametrize(

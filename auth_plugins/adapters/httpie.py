@@ -121,7 +121,9 @@ class LazyVendorAuth:
         try:
             if self._auth is None:
                 self._auth = self._build(response.request.url or "")
-            self._auth._renewal.token = cached.token
+                # Only now: after a re-login the auth's token is the new one, which a
+                # later hop carries (the cached one is spent).
+                self._auth._renewal.token = cached.token
             return self._auth._requests_hook(response, **send_kwargs)
         except Exception as exc:
             self._raise_for_http(exc)

@@ -46,8 +46,8 @@ def cached_headers(vendor_name: str, username: Optional[str], url: str) -> Optio
     ``username`` is the one given on the command line (else the vendor's
     variable, as :func:`.terminal.command_line_options` finds it). ``None``
     when the auth must decide: another store, no file or one it would refuse,
-    a token expiring within the auth's leeway, an option it would refuse, a
-    URL that is not plainly under the base URL.
+    a token expiring within the auth's leeway, an option or a secret's source
+    it would refuse or ask, a base URL it would refuse or a URL it gives no token.
     """
     found = DESCRIPTIONS.get(vendor_name)
     if found is None:
@@ -67,12 +67,13 @@ def cached_headers(vendor_name: str, username: Optional[str], url: str) -> Optio
 
 
 def _read(vendor: Vendor, username: Optional[str], url: str) -> Optional[CachedToken]:
+    from ..core.scope import Scope
     from ..core.tokens import DEFAULT_LEEWAY, Token
     from ..core.vendor import check_header_value, header_option_names
     from ..stores.token_file import cache_folder, read_token_record, token_file_name
 
     user = (username or "").strip() or (os.environ.get(vendor.username_variable) or "").strip()
-    if not user:
+    if not user or not _secrets_settled(vendor):
         return None
     # Resolved as the auth's settings resolve them; secrets are not needed for
     # a stored token, so each stands in as a callable, as a password not yet
@@ -82,7 +83,9 @@ def _read(vendor: Vendor, username: Optional[str], url: str) -> Optional[CachedT
     for name in header_option_names(vendor) & values.keys():
         check_header_value(vendor, name, values[name])
     base_url = str(values["base_url"]).rstrip("/")
-    if not _plainly_under(url, base_url):
+    # The auth's own judge of where a token may go (it refuses a base URL such as
+    # plain http to a remote host, whatever a token file says).
+    if not Scope(vendor, base_url).applies_to(url):
         return None
     key = (vendor.name, base_url, user)
     token = Token.from_dict(read_token_record(cache_folder() / token_file_name(key), key))
@@ -91,14 +94,23 @@ def _read(vendor: Vendor, username: Optional[str], url: str) -> Optional[CachedT
     return CachedToken(vendor, token, vendor.header_values(values, token))
 
 
-def _plainly_under(url: str, base_url: str) -> bool:
-    """Is ``url`` the API's by its text alone: the base URL, then a path or a query?
+def _secrets_settled(vendor: Vendor) -> bool:
+    """Would the auth's settings take every secret without an error, asking nothing?
 
-    Every such URL is one :class:`~auth_plugins.core.scope.Scope` gives the
-    token to (same scheme, host and port); anything else is left to it.
+    They read each secret's variable, else its ``_COMMAND`` variable (a command
+    line checked as the auth is made), else the keyring, else raise for a
+    required one (:func:`~auth_plugins.core.secrets.source_for`). Only the plain
+    case is this path's: no command variable, and a variable set for each
+    required secret but the password (which the auth asks for only to log in).
     """
-    plain = url.isprintable() and "\\" not in url.split("?", 1)[0]
-    return plain and (url == base_url or url.startswith((base_url + "/", base_url + "?")))
+    for option in vendor.all_options():
+        if not option.secret or not option.env:
+            continue
+        if os.environ.get(f"{option.env}_COMMAND"):
+            return False
+        if option.required and option.name != "password" and not os.environ.get(option.env):
+            return False
+    return True
 
 
 def _not_needed() -> None:

@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .vendor import Vendor
+from .vendor import Vendor, config_error
 
 #: (scheme, host, port) with the default port filled in.
 Origin = tuple[str, str, Optional[int]]
@@ -67,24 +66,24 @@ class Scope:
             # A user name in the URL (which may hold a password: never quoted), a
             # backslash or a control character, which parsers read in different ways:
             # the host the password goes to must be the one the URL plainly names.
-            raise ConfigError(
+            raise config_error(
                 f"{vendor.title} base URL must name a host only (no user name, '@', "
                 f"backslash or control character): set {where} to e.g. "
                 "https://api.example.com/v1"
             )
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ConfigError(
+            raise config_error(
                 f"{vendor.title} base URL {base_url!r} is not an http(s) URL; set {where}"
             )
         try:
             parts.port  # noqa: B018 (a bad port raises here, not at the first request)
         except ValueError:
-            raise ConfigError(f"{vendor.title} base URL has a bad port; set {where}") from None
+            raise config_error(f"{vendor.title} base URL has a bad port; set {where}") from None
         host = origin(base_url)[1]
         if not host:
-            raise ConfigError(f"{vendor.title} base URL has a host that cannot be read; {where}")
+            raise config_error(f"{vendor.title} base URL has a host that cannot be read; {where}")
         if parts.scheme == "http" and not is_loopback(host):
-            raise ConfigError(
+            raise config_error(
                 f"refusing to send a {vendor.title} password over plain http to "
                 f"{parts.hostname}; use an https:// URL in {where} (plain http is allowed "
                 "to loopback hosts only)"
@@ -100,7 +99,7 @@ class Scope:
             if "://" in entry:
                 allowed = origin(entry)
                 if allowed[0] == "http" and not is_loopback(allowed[1]):
-                    raise ConfigError(
+                    raise config_error(
                         f"refusing to send the {vendor.title} token over plain http to "
                         f"{allowed[1]}; allow an https:// origin (plain http only to loopback)"
                     )
