@@ -462,6 +462,26 @@ def test_default_folder_read_without_platformdirs_is_what_platformdirs_says(
     assert token_file.default_cache_dir() == expected
 
 
+@pytest.mark.parametrize(
+    "elsewhere",
+    ["darwin", "win32", "android-api", "ANDROID_DATA", "ANDROID_ROOT"],
+)
+def test_the_shortcut_leaves_every_other_platform_to_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, elsewhere: str
+) -> None:
+    """macOS, Windows and Android (Linux underneath: its API level, or its variables alone)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert token_file.xdg_cache_dir() == "/x/cache/auth-plugins"  # the plain case, first
+    if elsewhere.startswith("ANDROID_"):
+        monkeypatch.setenv(elsewhere, "/system")
+    elif elsewhere == "android-api":
+        monkeypatch.setattr(sys, "getandroidapilevel", lambda: 34, raising=False)
+    else:
+        monkeypatch.setattr(sys, "platform", elsewhere)
+    assert token_file.xdg_cache_dir() is None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the shortcut is Linux's")
 def test_default_folder_on_linux_does_not_import_platformdirs(tmp_path: Path) -> None:
     """HTTPie pays for every module a cached token needs (issue 15): platformdirs is not one."""

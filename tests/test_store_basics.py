@@ -474,3 +474,45 @@ def test_window_boundaries_agree_with_the_file_store(tmp_path: Path) -> None:
         from_files = [files.count_attempt(KEY, 0.1, now) for now in times]
     assert from_files == [1, 2, 1, 1, 2]
     assert [memory.count_attempt(KEY, 0.1, now) for now in times] == from_files
+
+
+# -- the package's names, loaded on first use ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("TokenKey", "base"),
+        ("Failure", "base"),
+        ("FileTokenStore", "file"),
+        ("LOCK_TIMEOUT", "file"),
+        ("MemoryTokenStore", "memory"),
+        ("token_store_from_env", "choose"),
+        ("STORE_ENV", "token_file"),
+        ("CACHE_DIR_ENV", "token_file"),
+    ],
+)
+def test_each_name_of_the_stores_package_comes_from_its_module_once(
+    monkeypatch: pytest.MonkeyPatch, name: str, module: str
+) -> None:
+    import importlib
+
+    import auth_plugins.stores as stores
+
+    expected = getattr(importlib.import_module(f"auth_plugins.stores.{module}"), name)
+    # As on first use in a new process: not yet a global of the package.
+    monkeypatch.delitem(vars(stores), name, raising=False)
+    assert getattr(stores, name) is expected
+    assert vars(stores)[name] is expected  # kept: later look-ups skip the hook
+    assert name in stores.__all__
+    assert name in dir(stores)
+
+
+def test_an_unknown_name_of_the_stores_package_is_an_attribute_error() -> None:
+    import auth_plugins.stores as stores
+
+    said = r"^module 'auth_plugins\.stores' has no attribute 'Nope'$"
+    with pytest.raises(AttributeError, match=said):
+        stores.Nope
+    assert "Nope" not in dir(stores)
+    assert set(stores.__all__) <= set(dir(stores))
