@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,6 +283,39 @@ def test_a_hung_command_is_killed_with_what_it_started_even_if_it_ignores_signal
         time.sleep(0.02)
     assert process_is_gone(child), "the command's child outlived the timeout"
     assert not outlived.exists()
+
+
+#: Prints the secret and exits, leaving a child that holds its stdout open for 30s (as a
+#: daemon a password manager starts may); the child's pid goes to the file argv[1].
+LINGERING = """
+import subprocess, sys
+child = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(30)"],
+    stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+with open(sys.argv[1], "w") as ready:
+    ready.write(str(child.pid))
+print("lingering-secret-77")
+"""
+
+
+def test_a_child_left_holding_the_output_open_delays_the_secret_only_briefly(
+    tmp_path: Path,
+) -> None:
+    # Waits about 5s: how long the output is waited for after the command ends.
+    ready = tmp_path / "child"
+    secret = password_command(shlex.join([sys.executable, "-c", LINGERING, str(ready)]))
+    started = time.monotonic()
+    try:
+        assert secret.fetch() == "lingering-secret-77"
+        assert time.monotonic() - started < 15, "waited for the child, not for the command"
+        # The reader still waiting on the child's pipe cannot keep the program from exiting,
+        # and a thread dump says whose it is.
+        left = [t for t in threading.enumerate() if t.name == "auth-plugins-command"]
+        assert left, "no reader thread named for auth-plugins is left on the open pipe"
+        assert all(t.daemon for t in left)
+    finally:
+        os.kill(int(ready.read_text()), signal.SIGKILL)
 
 
 def test_the_debug_log_names_the_command_but_never_its_output(
@@ -610,6 +645,21 @@ def test_without_the_keyring_package_the_error_says_how_to_install_it(
             "the keyring package is not installed: pip install 'auth-plugins[keyring]', "
             f"or use {ALTERNATIVES}"
         )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "service"),
+    [
+        ("https://t.example/api", "auth-plugins:teamup:https://t.example/api"),
+        ("https://t.example/api/", "auth-plugins:teamup:https://t.example/api"),
+        ("https://fx.example/v1/FOREX//", "auth-plugins:teamup:https://fx.example/v1/FOREX"),
+    ],
+)
+def test_the_keyring_service_names_the_base_url_without_its_trailing_slashes(
+    base_url: str, service: str
+) -> None:
+    # A password stored with "auth-plugins login" is found whichever way the URL is written.
+    assert keyring_service(TEAMUP, base_url) == service
 
 
 def test_forgetting_a_password_says_whether_there_was_one(file_keyring: Any) -> None:

@@ -128,6 +128,20 @@ def printing(tmp_path: Path) -> Callable[[str], str]:
             id="header template with a line break",
         ),
         pytest.param(
+            # A pasted certificate: the message quotes its start, not all of it.
+            {
+                "api_headers": {
+                    "Authorization": "Bearer {token}",
+                    "X-Client-Cert": "-----BEGIN CERTIFICATE-----\n"
+                    "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJRTESMBAGA1UE",
+                }
+            },
+            "vendor 'acme': api_headers['X-Client-Cert'] must be one line of text; "
+            "'-----BEGIN CERTIFICATE-----\\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADB... "
+            "is not",
+            id="long header template clipped",
+        ),
+        pytest.param(
             {"idle_timeout": 0},
             "vendor 'acme': idle_timeout must be a positive number of seconds, or None",
             id="zero idle timeout",

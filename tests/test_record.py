@@ -16,6 +16,7 @@ from typing import Any, Optional
 import pytest
 
 from auth_plugins.core.errors import ConfigError
+from auth_plugins.core.messages import Answer
 from auth_plugins.core.record import Record, field
 from auth_plugins.core.tokens import Token
 from auth_plugins.core.vendor import Option, Vendor
@@ -158,6 +159,33 @@ def test_the_dataclasses_functions_work_on_records() -> None:
     # Last: a type checker narrows what is_dataclass was asked about.
     assert dataclasses.is_dataclass(TEAMUP)
     assert dataclasses.is_dataclass(Token)
+
+
+def test_the_dataclasses_module_sees_which_fields_are_required_and_their_defaults() -> None:
+    """What ``@dataclass`` on a subclass and tools reading ``fields()`` build on."""
+    x, y, tags = dataclasses.fields(Point)
+    assert (x.default, x.default_factory) == (dataclasses.MISSING, dataclasses.MISSING)
+    assert (y.default, y.default_factory) == (0, dataclasses.MISSING)
+    assert tags.default is dataclasses.MISSING
+    assert callable(tags.default_factory)
+    assert tags.default_factory() == []
+    body = next(f for f in dataclasses.fields(Answer) if f.name == "body")
+    assert body.default == b""
+
+
+def test_a_records_fields_are_described_once_and_kept_as_for_a_dataclass() -> None:
+    # A real dataclass hands out the same Field objects every time: they compare equal.
+    assert dataclasses.fields(Point) == dataclasses.fields(Point)
+    assert dataclasses.fields(TEAMUP) == dataclasses.fields(Vendor)
+    # Kept per class: a subclass described later has its own fields, and its base keeps its.
+    assert [f.name for f in dataclasses.fields(Labelled)] == ["x", "y", "tags", "label"]
+    assert [f.name for f in dataclasses.fields(Point)] == ["x", "y", "tags"]
+
+
+def test_records_that_differ_hash_apart() -> None:
+    """Hashed by their fields as a frozen dataclass is: a set or dict of them stays fast."""
+    hashes = {hash(Option(f"option_{n}")) for n in range(100)}
+    assert len(hashes) == 100
 
 
 def test_every_missing_argument_is_named_at_once() -> None:
