@@ -229,6 +229,18 @@ def test_a_dataclass_may_extend_a_record() -> None:
     assert (vendor.name, vendor.docs_url) == ("teamup", "https://example.com/docs")
 
 
+def test_a_dataclass_extending_a_record_takes_the_records_fields_by_position() -> None:
+    # As a dataclass extending a dataclass does: the base's fields first, positional.
+    @dataclasses.dataclass(frozen=True)
+    class Weighed(Point):
+        unit: str = "kg"
+
+    weighed = Weighed(3, 4, ["a"], "g")
+    assert (weighed.x, weighed.y, weighed.tags, weighed.unit) == (3, 4, ["a"], "g")
+    assert [f.name for f in dataclasses.fields(weighed)] == ["x", "y", "tags", "unit"]
+    assert not any(getattr(f, "kw_only", False) for f in dataclasses.fields(weighed))
+
+
 def test_records_match_by_position_and_show_their_signature() -> None:
     # What `case Option("tenant", env):` matches by (Python 3.10+).
     assert Option.__match_args__ == (

@@ -29,6 +29,8 @@ def _fields(cls: type[Record]) -> dict[str, Any]:
         else:
             field_ = dataclasses.field(default=default)
         field_.name, field_.type = name, cls._types[name]
+        if hasattr(field_, "kw_only"):  # Python 3.10+: unset reads as keyword-only
+            field_.kw_only = False
         # dataclasses marks a real field with a private sentinel; without it
         # fields() would list nothing.
         field_._field_type = getattr(dataclasses, "_FIELD", None)
