@@ -482,6 +482,18 @@ def test_the_shortcut_leaves_every_other_platform_to_platformdirs(
     assert token_file.xdg_cache_dir() is None
 
 
+def test_default_folder_on_windows_has_no_author_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    r"""``%LOCALAPPDATA%\auth-plugins\Cache``, not ``...\auth-plugins\auth-plugins\Cache``."""
+    import platformdirs
+    import platformdirs.windows
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.windows.Windows)
+    local = "/Users/alice/AppData/Local"  # what Windows answers for CSIDL_LOCAL_APPDATA
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", lambda csidl: local)
+    assert token_file.default_cache_dir() == os.path.join(local, "auth-plugins", "Cache")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the shortcut is Linux's")
 def test_default_folder_on_linux_does_not_import_platformdirs(tmp_path: Path) -> None:
     """HTTPie pays for every module a cached token needs (issue 15): platformdirs is not one."""

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,9 +24,9 @@ import pytest
 from test_file_store import permissive_umask  # noqa: F401  (a fixture)
 
 from auth_plugins import ConfigError, FileTokenStore, Token
-from auth_plugins.stores import Failure, TokenKey, token_file
+from auth_plugins.stores import Failure, TokenKey, listing, token_file
 from auth_plugins.stores import file as stores_module
-from auth_plugins.stores.index import read_index
+from auth_plugins.stores.index import add_to_index, read_index
 
 KEY = TokenKey("teamup", "https://goteamup.com/api/v2", "alice@example.com")
 BOB = KEY._replace(username="bob@example.com")
@@ -305,6 +306,81 @@ def test_a_folder_at_a_token_path_is_refused_and_left_by_logout(
     assert store.keys() == []
 
 
+def test_a_token_file_that_cannot_be_used_is_reported_where_it_was_loaded(
+    cache: Path, store: FileTokenStore
+) -> None:
+    """The warning points at the code that loaded the token, not into the store."""
+    store.save(KEY, Token("t"))
+    only_file(cache, "*.json").write_text('{"key": ["teamup", "trunc')
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert store.load(KEY) is None
+    assert [warning.filename for warning in record] == [__file__]
+
+
+@pytest.mark.parametrize("missing", ["O_NOFOLLOW", "O_NONBLOCK"])
+def test_tokens_and_the_index_are_read_where_the_system_lacks_an_open_flag(
+    cache: Path, store: FileTokenStore, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """Windows has neither flag: a token is still read, and the index added to, without it."""
+    store.save(KEY, Token("t"))  # saved first: the lock file needs O_NOFOLLOW
+    with monkeypatch.context() as windows:
+        windows.delattr(os, missing)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the token is read, not ignored with a warning
+            loaded = store.load(KEY)
+        add_to_index(cache / stores_module.INDEX_NAME, BOB)
+        listed = list(read_index(cache / stores_module.INDEX_NAME))
+    assert loaded is not None
+    assert loaded.access_token == "t"
+    assert listed == [KEY, BOB]
+
+
+def test_a_huge_token_file_is_refused_without_being_read_into_memory(tmp_path: Path) -> None:
+    """Only the limit and one byte are read: an 8 GiB file costs no 8 GiB of memory."""
+    path = tmp_path / "huge.json"
+    with path.open("wb") as file:
+        file.truncate(8 * 1024**3)  # sparse: no disk space taken
+    path.chmod(0o600)
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from auth_plugins.stores.token_file import read_private_json\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))\n"
+        "try:\n"
+        "    read_private_json(Path(sys.argv[1]))\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "larger than a token file can be (65536 bytes)\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "mode_bits", "reason"),
+    [
+        ("[" * 50_000, 0o600, "JSON nested too deeply"),
+        ("{}", 0o644, "group or others can read it, or it is not yours"),
+    ],
+    ids=["nested-too-deeply", "others-can-read-it"],
+)
+def test_a_token_file_that_cannot_be_used_is_ignored_saying_why(
+    cache: Path, store: FileTokenStore, content: str, mode_bits: int, reason: str
+) -> None:
+    store.save(KEY, Token("t"))
+    path = only_file(cache, "*.json")
+    path.write_text(content)
+    path.chmod(mode_bits)
+    assert load_warned(store, KEY) == [ignored(path, reason)]
+
+
 def test_the_size_limit_counts_bytes_not_characters(cache: Path, store: FileTokenStore) -> None:
     """A file of 40,000 two-byte characters is 80,000 bytes: over the 64 KiB limit."""
     store.save(KEY, Token("t"))
@@ -360,6 +436,7 @@ def test_another_keys_failure_record_is_ignored_with_a_warning(
     assert caught_messages(record) == [
         f"auth-plugins: ignoring failure record {path} (it is not this key's record)"
     ]
+    assert [warning.filename for warning in record] == [__file__]  # where it was loaded
 
 
 # -- login attempts, counted in a file every process shares ---------------------------------
@@ -449,6 +526,36 @@ def test_token_files_that_cannot_be_read_are_left_out_of_the_listing(
     assert store.keys() == [KEY]
 
 
+def test_a_link_at_an_indexed_tokens_path_is_not_listed(
+    tmp_path: Path, cache: Path, store: FileTokenStore
+) -> None:
+    """The index names the key, but a link is never read as its token, so it is not listed."""
+    store.save(KEY, Token("t"))
+    path = only_file(cache, "*.json")
+    elsewhere = tmp_path / "elsewhere.json"
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+    assert store.keys() == []
+
+
+def test_a_token_file_a_logout_removes_while_listing_is_left_out(
+    cache: Path, store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing with no index reads each file; one gone by then is skipped, not an error."""
+    for key in (KEY, BOB):
+        store.save(key, Token("t"))
+    (cache / stores_module.INDEX_NAME).unlink()  # lost: every token file is read
+    bobs = cache / token_file.token_file_name(BOB)
+    read = read_index  # what listing reads the index with
+
+    def logout_meanwhile(path: Path) -> Iterator[TokenKey]:
+        bobs.unlink()  # after the folder was listed, before bob's file is read
+        return read(path)
+
+    monkeypatch.setattr(listing, "read_index", logout_meanwhile)
+    assert store.keys() == [KEY]
+
+
 # -- logout -----------------------------------------------------------------------------------
 
 
@@ -504,3 +611,44 @@ def test_a_write_cut_short_by_a_crash_leaves_a_private_file_that_logout_removes(
     assert store.clear("teamup") == 0  # no token file of teamup's, but its leftover goes
     assert {path.name for path in cache.iterdir()} == before - {leftover}
     assert store.keys() == [UP2MONEY]
+
+
+def test_two_logouts_at_once_each_finish_their_work(
+    cache: Path, store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token file the other logout removed first is skipped, and the rest still go."""
+    for key in (KEY, BOB, UP2MONEY):
+        store.save(key, Token("t"))
+    first = cache / token_file.token_file_name(KEY)
+    listed = Path.iterdir
+
+    def other_logout_removes_one(directory: Path) -> Iterator[Path]:
+        paths = sorted(listed(directory), key=lambda path: path != first)
+        first.unlink()  # between this logout's listing and its unlink
+        return iter(paths)
+
+    with monkeypatch.context() as racing:
+        racing.setattr(Path, "iterdir", other_logout_removes_one)
+        removed = store.clear()
+    assert removed == 2  # the other logout removed the third
+    assert list(cache.iterdir()) == []
+
+
+def test_a_folder_named_like_a_token_stops_no_logout_wherever_it_is_listed(
+    cache: Path, store: FileTokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left in place and skipped, even listed first (the order is the file system's)."""
+    for key in (KEY, BOB):
+        store.save(key, Token("t"))
+    folder = cache / token_file.token_file_name(UP2MONEY)
+    folder.mkdir()
+    listed = Path.iterdir
+
+    def folder_first(directory: Path) -> Iterator[Path]:
+        return iter(sorted(listed(directory), key=lambda path: path != folder))
+
+    with monkeypatch.context() as ordered:
+        ordered.setattr(Path, "iterdir", folder_first)
+        removed = store.clear()
+    assert removed == 2
+    assert list(cache.iterdir()) == [folder]

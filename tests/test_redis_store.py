@@ -162,6 +162,19 @@ def test_the_environment_selects_redis_everywhere(
     assert "pw" not in str(caught.value)
 
 
+def test_the_store_the_environment_names_keeps_tokens_in_that_redis(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """What the command line saves is in the server of the URL, for every machine to read."""
+    monkeypatch.setenv("AUTH_PLUGINS_TOKEN_STORE", redis_url)
+    token_store_from_env().save(KEY, Token("shared"))
+    another_machine = RedisTokenStore(redis_url)
+    loaded = another_machine.load(KEY)
+    another_machine.client.close()
+    assert loaded is not None
+    assert loaded.access_token == "shared"
+
+
 def test_redis_is_imported_only_when_a_redis_store_is_built() -> None:
     import subprocess
     import sys

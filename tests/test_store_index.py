@@ -442,6 +442,30 @@ def test_an_interrupted_rewrite_leaves_no_copy_of_the_index(
     assert list(read_index(index)) == [KEY, UP]  # untouched
 
 
+def test_a_copy_of_the_index_a_killed_logout_left_is_removed_by_the_next_one(
+    index: Path, tmp_path: Path
+) -> None:
+    """Killed between writing the copy (it names users) and renaming it: no handler runs,
+    so the copy stays; its name is one the next logout, of any vendor, removes."""
+    write_index(index, line(KEY) + line(UP))
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from auth_plugins.stores.index import prune_index\n"
+        "os.replace = lambda src, dst: os._exit(0)  # killed just before the rename\n"
+        "prune_index(Path(sys.argv[1]), 'up2money')\n"
+        "sys.exit('the rename was never reached')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(index)], cwd=SOURCE_ROOT, check=True, timeout=60
+    )
+    [copy] = [path for path in tmp_path.iterdir() if path != index]
+    assert copy.read_bytes() == line(KEY)
+    assert list(read_index(index)) == [KEY, UP]  # untouched
+    FileTokenStore(tmp_path).clear("teamup-eu")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["keys.index"]
+
+
 def test_logout_removes_a_copy_of_the_index_a_crash_left(tmp_path: Path) -> None:
     store = FileTokenStore(tmp_path)
     store.save(KEY, Token("t"))
