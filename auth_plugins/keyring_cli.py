@@ -81,6 +81,7 @@ def _entry(
 ) -> tuple[Vendor, Option, str, str]:
     """The vendor, the secret option, and its keyring service and user name."""
     from .core.secrets import keyring_service, keyring_user
+    from .core.vendor import named_user
     from .plugins import get_vendor
 
     vendor = get_vendor(vendor_name).vendor
@@ -93,10 +94,11 @@ def _entry(
         )
     user = ""
     if name == "password":
-        user_env = vendor.username_variable
-        user = (username or "").strip() or (os.environ.get(user_env) or "").strip()
+        user = named_user(vendor, username)
         if not user:
-            raise ConfigError(f"whose password? Give the user name, or set {user_env}")
+            raise ConfigError(
+                f"whose password? Give the user name, or set {vendor.username_variable}"
+            )
     # The base URL the auths will use: its variable, else the vendor's default.
     base_url = os.environ.get(f"{vendor.env_prefix}_BASE_URL", "").strip() or vendor.base_url
     service = keyring_service(vendor, base_url)

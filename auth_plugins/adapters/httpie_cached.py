@@ -69,10 +69,10 @@ def cached_headers(vendor_name: str, username: Optional[str], url: str) -> Optio
 def _read(vendor: Vendor, username: Optional[str], url: str) -> Optional[CachedToken]:
     from ..core.scope import Scope
     from ..core.tokens import DEFAULT_LEEWAY, Token
-    from ..core.vendor import check_header_value, header_option_names
+    from ..core.vendor import check_header_value, header_option_names, named_user
     from ..stores.token_file import cache_folder, read_token_record, token_file_name
 
-    user = (username or "").strip() or (os.environ.get(vendor.username_variable) or "").strip()
+    user = named_user(vendor, username)
     if not user or not _secrets_settled(vendor):
         return None
     # Resolved as the auth's settings resolve them; secrets are not needed for

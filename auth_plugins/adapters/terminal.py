@@ -10,7 +10,6 @@ no ``argparse`` (the ``auth-plugins`` command's parser lives in
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -49,13 +48,14 @@ def command_line_options(
     how to give them on this command line.
     """
     from ..core.secrets import AskLast, keyring_advice
+    from ..core.vendor import named_user
 
-    user_env = vendor.username_variable
     password_env = f"{vendor.env_prefix}_PASSWORD"
-    user = (username or "").strip() or (os.environ.get(user_env) or "").strip()
+    user = named_user(vendor, username)
     if not user:
         raise ConfigError(
-            f"{vendor.title} needs your {vendor.username_label}: give {user_hint} or set {user_env}"
+            f"{vendor.title} needs your {vendor.username_label}: give {user_hint} or set "
+            f"{vendor.username_variable}"
         )
     if password:
         return {"username": user, "password": password}

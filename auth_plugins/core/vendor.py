@@ -291,6 +291,15 @@ def _resolve(vendor: Vendor, option: Option, value: Any) -> Any:
     return value
 
 
+def named_user(vendor: Vendor, given: Optional[str]) -> str:
+    """The user name given (a blank one is none), else the vendor's user-name variable's.
+
+    Stripped; ``""`` when neither has one. How a command line (HTTPie, the
+    ``auth-plugins`` command) reads the user name.
+    """
+    return (given or "").strip() or (os.environ.get(vendor.username_variable) or "").strip()
+
+
 def header_option_names(vendor: Vendor) -> set[str]:
     """The options that go into a header (of the login or of API calls)."""
     return template_names(vendor.api_headers) | template_names(vendor.login_headers)
