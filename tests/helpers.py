@@ -10,12 +10,14 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Callable, Protocol
+from contextlib import nullcontext
+from typing import Any, Callable, Optional, Protocol
 
 import requests
 
 from auth_plugins import PasswordAuth, Token
 from auth_plugins.sandbox import Sandbox
+from auth_plugins.stores.base import TokenKey
 
 #: Seconds a test waits for its worker threads, all together: far more than any needs.
 THREAD_TIMEOUT = 60.0
@@ -68,6 +70,24 @@ def age_token(auth: PasswordAuth, seconds: float) -> Token:
     auth.forget_token()
     auth.token_store.save(auth.key, aged)
     return aged
+
+
+class KeepsNothingStore:
+    """A token store that keeps nothing (read-only, or failing quietly): memory is all there is."""
+
+    persistent = False
+
+    def load(self, key: TokenKey) -> Optional[Token]:
+        return None
+
+    def save(self, key: TokenKey, token: Token) -> None:
+        pass
+
+    def delete(self, key: TokenKey) -> None:
+        pass
+
+    def lock(self, key: TokenKey) -> Any:
+        return nullcontext()
 
 
 # -- threads ---------------------------------------------------------------------------------

@@ -5,6 +5,9 @@
   what it was asked for, so a test can assert that a call went through it.
 - :class:`SlowDripServer` (``slow_drip_server``): answers 200 with a JSON body sent one byte
   at a time, so a client with only a per-read timeout would wait for minutes.
+- :class:`PausingServer`: answers a login (any ``POST``) 200 with half a JSON login answer,
+  then, after a pause, the other half (or closes the connection); anything else 401 at once.
+- :class:`EndlessServer`: answers 200 with a body that never ends (a few KiB every few ms).
 - :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
   plain 50 MiB body, for tests of how much a client is willing to read.
 
@@ -37,8 +40,10 @@ import pytest
 
 __all__ = [
     "BombServer",
+    "EndlessServer",
     "ForwardProxy",
     "LoopbackServer",
+    "PausingServer",
     "ProxiedRequest",
     "SlowDripServer",
     "bomb_server",
@@ -447,6 +452,71 @@ class SlowDripServer(LoopbackServer):
             if index and self._stopping.wait(self.interval):
                 return
             conn.sendall(self.body[index : index + 1])
+
+
+# --------------------------------------------------------------------------- a pause
+
+
+class PausingServer(LoopbackServer):
+    """Answers a ``POST`` (a login) 200 with :func:`drip_body`, half of it at once, the rest
+    ``pause`` seconds later; with ``close=True`` it closes the connection instead of sending
+    the rest. Any other request gets 401 (a refused token) at once.
+    """
+
+    def __init__(self, pause: float, *, close: bool = False, size: int = 200) -> None:
+        super().__init__()
+        self.pause = pause
+        self.close = close
+        self.body = drip_body(size)
+
+    def handle(self, conn: socket.socket) -> None:
+        """Read one request, then answer as the class says (ends early on stop())."""
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        if head.method != "POST":
+            _send_text(conn, 401, "Unauthorized", "{}")
+            return
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(self.body)),
+            "Connection": "close",
+        }
+        half = len(self.body) // 2
+        conn.sendall(_status_head(200, "OK", headers) + self.body[:half])
+        if self._stopping.wait(self.pause) or self.close:
+            return
+        conn.sendall(self.body[half:])
+
+
+class EndlessServer(LoopbackServer):
+    """Answers every request 200 with a body of no told length that does not end: 8 KiB of
+    spaces every ``interval`` seconds until the client goes (or stop(), or 2 000 pieces).
+    ``pieces`` counts the pieces it sent."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        super().__init__()
+        self.interval = interval
+        self._pieces = 0
+
+    @property
+    def pieces(self) -> int:
+        """How many 8 KiB pieces of body went out (the last may have found the client gone)."""
+        with self._lock:
+            return self._pieces
+
+    def handle(self, conn: socket.socket) -> None:
+        """Read one request, then send pieces of the body until the client hangs up."""
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        headers = {"Content-Type": "application/json", "Connection": "close"}
+        conn.sendall(_status_head(200, "OK", headers))
+        piece = b" " * 8192
+        for _ in range(2_000):
+            if self._stopping.wait(self.interval):
+                return
+            with self._lock:
+                self._pieces += 1
+            conn.sendall(piece)
 
 
 # --------------------------------------------------------------------------------- bombs

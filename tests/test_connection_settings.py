@@ -7,6 +7,8 @@ trustme, a forward proxy, a slow-drip server and a gzip bomb (tests/netservers.p
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
 import socket
@@ -16,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from netservers import BombServer, ForwardProxy, SlowDripServer
+from netservers import BombServer, ForwardProxy, PausingServer, SlowDripServer
 
 from auth_plugins import LoginError, MemoryTokenStore, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
@@ -100,10 +102,16 @@ def test_an_unverified_certificate_is_a_clear_login_error(tls: Sandbox) -> None:
     with pytest.raises(LoginError) as caught:
         auth.get_token()
     message = str(caught.value)
-    assert "certificate" in message
-    assert "verify=" in message
-    assert "REQUESTS_CA_BUNDLE" in message
-    assert "--verify" in message
+    # Every way to trust the CA, spelled as the user types it (requests' and HTTPie's).
+    hint = (
+        "Trust its certificate authority: verify='ca.pem' on the session or the call, "
+        "REQUESTS_CA_BUNDLE=ca.pem, or --verify=ca.pem in HTTPie"
+    )
+    assert caught.value.hint == hint
+    assert message == (
+        f"TeamUp login failed: the certificate of {tls.teamup_url}{LOGIN_PATH} could not be "
+        f"verified. {hint}"
+    )
     assert DEMO_TEAMUP_PASSWORD not in message
     assert DEMO_TEAMUP_DIRECT_AUTH_KEY not in message
     assert caught.value.__cause__ is None
@@ -251,6 +259,89 @@ def test_the_callers_timeout_applies_to_login_calls(sandbox: Sandbox) -> None:
     )
 
 
+def test_a_login_ended_by_the_read_limit_of_the_callers_pair_names_that_limit(
+    sandbox: Sandbox,
+) -> None:
+    """Of a (connect, read) pair both shorter than the auth's time, the one that ran out
+    is named: a stalled answer is the read limit's doing, not the connect limit's."""
+    sandbox.teamup.config.login_delay = 3.0
+    auth = teamup(sandbox.teamup_url, timeout=6.0, token_store=MemoryTokenStore())
+    with pytest.raises(LoginError) as caught:
+        requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=(0.25, 0.5))
+    assert str(caught.value) == (
+        "TeamUp login did not answer within 0.5s, the timeout= of the request it serves "
+        f"({sandbox.teamup_url}{LOGIN_PATH}). Try again later or raise that request's timeout="
+    )
+    assert sandbox.login_attempts("teamup") == 1
+
+
+def test_a_login_ended_by_the_auths_time_names_it_though_the_connect_limit_is_shorter(
+    sandbox: Sandbox,
+) -> None:
+    """The request's connect limit (0.25 s) is shorter than the auth's 0.5 s, but the wait
+    that ran out was the read, which the auth's time bounded: the advice is the auth's."""
+    sandbox.teamup.config.login_delay = 3.0
+    auth = teamup(sandbox.teamup_url, timeout=0.5, token_store=MemoryTokenStore())
+    with pytest.raises(LoginError) as caught:
+        requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=(0.25, 30))
+    pattern = (
+        r"TeamUp login did not answer within 0\.[345]\d*s "
+        + re.escape(f"({sandbox.teamup_url}{LOGIN_PATH}). ")
+        + re.escape("Try again later or raise the auth's timeout=")
+    )
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
+    assert caught.value.hint == "Try again later or raise the auth's timeout="
+
+
+def test_a_login_that_reaches_no_server_says_so_and_what_to_check() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    auth = teamup(base_url, token_store=MemoryTokenStore())
+    with pytest.raises(LoginError) as caught:
+        auth.get_token()
+    # requests' own exception type is named (not the secret-holding exception itself).
+    assert str(caught.value) == (
+        f"TeamUp login failed: could not reach {base_url}{LOGIN_PATH} (ConnectionError). "
+        "Check the base URL and the network"
+    )
+    assert caught.value.hint == "Check the base URL and the network"
+    assert caught.value.__context__ is None
+
+
+def test_the_login_answers_body_may_take_the_auths_time_left_not_only_the_read_limit() -> None:
+    """The request's read limit (0.2 s) bounds the wait for the login answer to begin; its
+    body is then read within what is left of the auth's 5 s, each read waiting that long:
+    a pause of 0.6 s halfway through the answer is waited out.
+
+    The answer closes its connection: http.client hands the socket over to the answer, and
+    the time left must be set on it there (it was once left at the read limit).
+    """
+    with PausingServer(pause=0.6) as server:
+        auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
+        response = requests.get(server.url + "/customers", auth=auth, timeout=(5, 0.2))
+    assert response.status_code == 401  # this server refuses every token
+    assert auth.token is not None
+    assert auth.token.access_token == "drip-token"
+
+
+def test_a_login_answer_stalled_halfway_is_given_up_when_the_time_is_over() -> None:
+    """A read of the body waits no longer than the time left: the stall ends as too slow,
+    not when the server (2 s later) gives up and drops the connection."""
+    with PausingServer(pause=2.0, close=True) as server:
+        auth = teamup(server.url, timeout=0.5, token_store=MemoryTokenStore())
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+    pattern = (
+        r"TeamUp login did not finish within 0\.[345]\d*s: the answer came too slowly "
+        + re.escape(f"({server.url}{LOGIN_PATH}). ")
+        + re.escape("Try again later or raise the auth's timeout=")
+    )
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
+    assert caught.value.status == 200
+
+
 def test_an_answer_slower_than_the_time_left_is_too_slow_not_unreachable(
     slow_drip_server: SlowDripServer,
 ) -> None:
@@ -265,6 +356,15 @@ def test_an_answer_slower_than_the_time_left_is_too_slow_not_unreachable(
     )
     assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
     assert caught.value.status == 200
+
+
+def test_a_gzip_encoded_login_answer_is_decoded(sandbox: Sandbox) -> None:
+    """A login answer the server compressed (Content-Encoding: gzip) is read as JSON."""
+    answer = json.dumps({"access_token": "gzipped-token", "expires_in": 3600}).encode()
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    sandbox.script_login("teamup", 200, gzip.compress(answer), headers)
+    auth = teamup(sandbox.teamup_url, token_store=MemoryTokenStore())
+    assert auth.get_token().access_token == "gzipped-token"
 
 
 @pytest.mark.parametrize("kind", ["gzip", "plain"])

@@ -452,6 +452,36 @@ def test_a_run_with_a_cached_token_imports_nothing_only_a_login_needs(
     assert sandbox.logins("teamup") == 1
 
 
+def test_a_run_that_logs_in_to_a_builtin_vendor_starts_no_plugin_host(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """``http -A teamup`` with no cached token builds TeamUp's auth from the built-in
+    vendors: the plugin host (pluggy, the entry points) is loaded only for a plugin's."""
+    url = f"{sandbox.teamup_url}/customers"
+    report = tmp_path / "modules.json"
+    code = (
+        "import json, sys\n"
+        "from httpie.core import main\n"
+        "args = ['http', '--ignore-stdin', '--check-status', '-A', 'teamup', '-a', sys.argv[1],"
+        " sys.argv[2]]\n"
+        "status = main(args)\n"
+        "open(sys.argv[3], 'w').write(json.dumps([int(status), sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, TEAMUP_USER, url, str(report)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    status, loaded = json.loads(report.read_text())
+    assert status == 0
+    assert "auth_plugins.auth" in loaded  # it did build the auth and log in
+    assert sorted({"pluggy", "auth_plugins.plugins"} & set(loaded)) == []
+    assert sandbox.logins("teamup") == 1
+
+
 # -- httpie.core.main in this process ------------------------------------------------------
 
 
@@ -626,6 +656,20 @@ def test_auth_type_auth_plugins_picks_the_vendor_by_url(sandbox: Sandbox) -> Non
     [line] = error_lines(stderr)
     assert "no installed vendor has a base URL" in line
     assert sandbox.teamup_url in line
+
+
+def test_auth_type_auth_plugins_compares_a_base_url_as_written(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a trailing "/" of a vendor's base URL is dropped before the comparison: one
+    ending in "X" picks its vendor for the URLs under it."""
+    monkeypatch.setenv("TEAMUP_BASE_URL", f"{sandbox.url}/apiX/")
+    status, _, stderr = httpie("-A", "auth-plugins", "-a", TEAMUP_USER, f"{sandbox.url}/apiX/me")
+    # TeamUp's auth took the request and logged in under that base URL (where the
+    # sandbox serves no TeamUp: a 404), not "no installed vendor has a base URL ...".
+    assert status == 1
+    [line] = error_lines(stderr)
+    assert line.startswith("http: error: LoginError: TeamUp login failed: HTTP 404 Not Found")
 
 
 def test_debug_repr_of_the_auth_hides_the_password() -> None:

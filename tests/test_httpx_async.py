@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 
 import httpx
 import pytest
-from helpers import run_threads
+from helpers import KeepsNothingStore, run_threads
 from httpx_helpers import TIMEOUT, assert_nothing_secret, texts_of_exception
 from netservers import ForwardProxy
 
@@ -19,6 +19,7 @@ from auth_plugins import (
     InvalidCredentials,
     LoginError,
     StepUpRequired,
+    Token,
     TwoFactorRequired,
 )
 from auth_plugins.sandbox import (
@@ -208,6 +209,67 @@ def test_200_tasks_on_a_cold_start_make_one_login(sandbox: Sandbox, up2money_aut
 
     assert run(go) == [200] * 200
     assert sandbox.logins("up2money") == 1
+
+
+def test_tasks_waiting_on_a_login_use_its_token_when_the_store_keeps_nothing(
+    sandbox: Sandbox, up2money_auth: Any
+) -> None:
+    """The tasks that waited on the loop's lock find the token the first one got in memory:
+    with a store that keeps nothing, looking in the store would send them to log in too."""
+    auth = up2money_auth(token_store=KeepsNothingStore())
+
+    async def go() -> tuple[list[int], list[str]]:
+        async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT) as client:
+            url = sandbox.up2money_url + "/managed_accounts"
+            responses = await asyncio.gather(*(client.get(url) for _ in range(5)))
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            auth.forget_token()
+            tokens = await asyncio.gather(*(auth.aget_token(client) for _ in range(5)))
+        return [r.status_code for r in responses], [t.access_token for t in tokens]
+
+    statuses, tokens = run(go)
+    assert statuses == [200] * 5
+    assert len(set(tokens)) == 1  # the five get_token calls: one login, its token for all
+    assert sandbox.logins("up2money") == 2
+
+
+class RefreshFailsOnce(httpx.AsyncHTTPTransport):
+    """The real transport, except that the first token refresh cannot connect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/refresh_access_token") and not self.failed:
+            self.failed = True
+            raise httpx.ConnectError("connection refused", request=request)
+        return await super().handle_async_request(request)
+
+
+def test_a_refresh_that_cannot_connect_falls_back_to_a_password_login(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    """The failed refresh is the core's to handle (it logs in with the password instead):
+    the renewal goes on to that login and ends with its token.
+
+    A tiny idle_timeout makes the token due for renewal as soon as any time has passed.
+    """
+    auth = teamup_auth(token_store=KeepsNothingStore(), idle_timeout=1e-9)
+    transport = RefreshFailsOnce()
+
+    async def go() -> tuple[Token, Token]:
+        async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client:
+            first = await auth.aget_token(client)
+            assert first.refresh_token
+            return first, await auth.aget_token(client)
+
+    first, second = run(go)
+    assert transport.failed
+    assert isinstance(second, Token)
+    assert second.access_token != first.access_token
+    assert second is auth.token
+    assert (sandbox.logins("teamup"), sandbox.refreshes("teamup")) == (2, 0)
 
 
 def test_two_loops_in_two_threads_share_a_file_store(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -22,14 +23,14 @@ from typing import Any, Callable, Optional, TypeVar
 
 import httpx
 import pytest
-from helpers import age_token
+from helpers import KeepsNothingStore, age_token
 from httpx_helpers import (
     TIMEOUT,
     assert_nothing_secret,
     texts_of_exception,
     texts_of_response,
 )
-from netservers import SlowDripServer
+from netservers import EndlessServer, SlowDripServer
 
 from auth_plugins import (
     BodyNotReplayable,
@@ -51,6 +52,7 @@ from auth_plugins.sandbox import (
     Sandbox,
 )
 from auth_plugins.stores.base import TokenKey
+from auth_plugins.vendors.teamup import TEAMUP
 from auth_plugins.vendors.up2money import UP2MONEY
 
 T = TypeVar("T")
@@ -219,6 +221,54 @@ def test_logins_without_a_user_agent_send_httpxs_own(sandbox: Sandbox, teamup_au
     agents = [r.headers["User-Agent"] for r in sandbox.received]
     assert agents == [f"python-httpx/{httpx.__version__}"] * 2
     assert (sandbox.logins("teamup"), sandbox.api_calls("teamup")) == (1, 1)
+
+
+def test_a_request_built_by_hand_without_a_user_agent_logs_in_as_httpx(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    """``client.send(httpx.Request(...))`` skips the client's headers: the request has no
+    User-Agent of its own, and its login goes out with httpx's."""
+    url = sandbox.teamup_url + "/customers"
+    with httpx.Client(auth=teamup_auth(), timeout=TIMEOUT) as client:
+        assert client.send(httpx.Request("GET", url)).status_code == 200
+    login, call = sandbox.received
+    assert login.path.startswith("/teamup/api/v2/auth/password_login")
+    assert login.headers["User-Agent"] == f"python-httpx/{httpx.__version__}"
+    assert "User-Agent" not in call.headers
+    assert (sandbox.logins("teamup"), sandbox.api_calls("teamup")) == (1, 1)
+
+
+class TimeoutsSeen(httpx.HTTPTransport):
+    """The real transport, noting the ``timeout`` extension each request came with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, dict[str, float]]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.url.path, dict(request.extensions["timeout"])))
+        return super().handle_request(request)
+
+
+def test_each_phase_of_a_login_keeps_to_the_clients_limit_within_the_auths(
+    sandbox: Sandbox, teamup_auth: Any
+) -> None:
+    """connect, write and pool limits shorter than the auth's time go to the login as the
+    client set them; the longer read limit is cut to the time the auth has left."""
+    transport = TimeoutsSeen()
+    limits = httpx.Timeout(connect=2.0, read=60.0, write=3.0, pool=4.0)
+    auth = teamup_auth(timeout=5.0)
+    with httpx.Client(auth=auth, transport=transport, timeout=limits) as client:
+        assert client.get(sandbox.teamup_url + "/customers").status_code == 200
+    (login_path, login), (api_path, api) = transport.seen
+    assert (login_path, api_path) == (
+        "/teamup/api/v2/auth/password_login",
+        "/teamup/api/v2/customers",
+    )
+    assert api == limits.as_dict()
+    read = login.pop("read")
+    assert login == {"connect": 2.0, "write": 3.0, "pool": 4.0}
+    assert 4.0 < read <= 5.0
 
 
 def test_async_logins_send_the_callers_user_agent(sandbox: Sandbox, teamup_auth: Any) -> None:
@@ -890,24 +940,6 @@ def test_a_plugin_vendors_hooks_see_the_api_answers(sandbox: Sandbox) -> None:
     assert sandbox.logins("up2money") == 2
 
 
-class KeepsNothingStore:
-    """A token store that keeps nothing (read-only, or failing quietly): memory is all there is."""
-
-    persistent = False
-
-    def load(self, key: TokenKey) -> Optional[Token]:
-        return None
-
-    def save(self, key: TokenKey, token: Token) -> None:
-        pass
-
-    def delete(self, key: TokenKey) -> None:
-        pass
-
-    def lock(self, key: TokenKey) -> Any:
-        return nullcontext()
-
-
 @pytest.mark.parametrize("vendor", ["teamup", "up2money"])
 def test_a_token_held_only_in_memory_is_reused(
     sandbox: Sandbox, vendor_auth: Any, vendor: str
@@ -969,6 +1001,39 @@ def login_answer_of(size: int) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+@pytest.mark.parametrize("flow", ["sync", "async"])
+def test_a_vendors_login_answer_hook_sees_the_login_path(sandbox: Sandbox, flow: str) -> None:
+    """A plugin vendor's hook reads the answer's URL (its path, no query) for its messages."""
+    seen: list[tuple[int, str, str]] = []
+    own = TEAMUP.login_answer_hook
+
+    def hook(data: Any, answer: Answer) -> None:
+        seen.append((answer.status, answer.reason, answer.url))
+        if own is not None:
+            own(data, answer)
+
+    auth = PasswordAuth(
+        dataclasses.replace(TEAMUP, login_answer_hook=hook),
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=sandbox.teamup_url,
+    )
+    url = sandbox.teamup_url + "/customers"
+    if flow == "sync":
+        with httpx.Client(auth=auth, timeout=TIMEOUT) as client:
+            assert client.get(url).status_code == 200
+
+    else:
+
+        async def go() -> int:
+            async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT) as client:
+                return (await client.get(url)).status_code
+
+        assert run(go) == 200
+    assert seen == [(200, "OK", "/teamup/api/v2/auth/password_login")]
+
+
 def test_a_login_answer_of_the_largest_size_is_read(sandbox: Sandbox, teamup_auth: Any) -> None:
     answer = login_answer_of(MAX_ANSWER_BYTES)
     sandbox.script_login("teamup", 200, answer, headers={"Content-Type": "application/json"})
@@ -990,6 +1055,25 @@ def test_a_login_answer_one_byte_larger_is_refused(sandbox: Sandbox, teamup_auth
         "right?"
     )
     assert auth.token is None
+
+
+def test_a_login_answer_without_end_is_read_no_further_than_the_size_limit(
+    teamup_auth: Any,
+) -> None:
+    """Reading stops once past the size limit and the connection is dropped (the core
+    says the answer is too big), rather than reading on to the answer's end, if any."""
+    with EndlessServer() as server:
+        auth = teamup_auth(base_url=server.url, timeout=60.0)
+        with httpx.Client(timeout=TIMEOUT) as client, pytest.raises(LoginError) as caught:
+            auth.get_token(client=client)
+        # The limit is 8 pieces; a few more may be in flight before the server sees the
+        # client gone. The whole answer is 2 000.
+        assert server.pieces < 100
+    assert str(caught.value) == (
+        f"TeamUp login answered HTTP 200 with application/json (more than {MAX_ANSWER_BYTES} "
+        "bytes, more than a login answer can be), not the JSON it documents; is the base URL "
+        "right?"
+    )
 
 
 def test_a_client_following_redirects_does_not_send_the_password_twice(

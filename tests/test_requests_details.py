@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from helpers import join_all, session_with
+from helpers import KeepsNothingStore, join_all, session_with
 from requests_toolbelt import StreamingIterator
 
 from auth_plugins import (
@@ -349,7 +349,9 @@ class Node:
     ``/refuses-at-length`` answers 401 with :data:`REFUSAL` (chunked, so of no told length)
     the first time, then 200. ``/broken`` answers as ``/report`` does the second time.
     ``HEAD`` and ``POST`` (with a ``Content-Length``) answer 200 to any path, token or not.
-    ``/quiet-404`` answers 404 with no reason phrase and no body.
+    ``/quiet-404`` answers 404 with no reason phrase and no body. ``/set-route`` answers
+    200 with a ``route=node-1`` cookie. A ``POST`` under ``/no-reason/`` answers 500 with
+    no reason phrase (a login endpoint answering so, when the auth's base URL points there).
     """
 
     def __init__(self) -> None:
@@ -379,6 +381,8 @@ class Node:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
                     self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(REFUSAL), REFUSAL))
+                elif self.path == "/set-route":
+                    self._answer(200, b"{}", "route=node-1; Path=/")
                 elif self.path == "/quiet-404":
                     self.send_response(404, "")
                     self.send_header("Content-Length", "0")
@@ -410,6 +414,13 @@ class Node:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 node.uploads.append((self.command, self.path, self._headers(), body))
+                if self.path.startswith("/no-reason/"):
+                    self.send_response(500, "")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                    return
                 self._answer(200, b"{}")
 
             def _headers(self) -> dict[str, str]:
@@ -502,6 +513,52 @@ def test_the_resend_keeps_the_callers_own_cookie_header_and_adds_the_refusals(
         ("csrf=abc", f"Bearer {first.access_token}"),
         ("csrf=abc; route=node-2", f"Bearer {auth.token.access_token}"),
     ]
+
+
+def test_the_resend_carries_the_cookie_the_refusal_replaced_not_the_old_one_too(
+    sandbox: Sandbox, node: Node
+) -> None:
+    """A Cookie header the session's jar built is built again from the jar: a cookie the
+    401 replaced goes with its new value only, not beside the old one."""
+    auth = teamup(sandbox, allowed_hosts=[node.url])
+    first = auth.get_token()
+    session = session_with(auth)
+    assert session.get(node.url + "/set-route", timeout=5).status_code == 200
+
+    response = session.get(node.url + "/sticky", timeout=5)
+
+    assert response.status_code == 200
+    assert auth.token is not None
+    assert [(h.get("cookie"), h["authorization"]) for h in node.got("/sticky")] == [
+        ("route=node-1", f"Bearer {first.access_token}"),
+        ("route=node-2", f"Bearer {auth.token.access_token}"),
+    ]
+
+
+def test_a_request_prepared_by_hand_without_cookies_is_resent_after_the_renewal(
+    sandbox: Sandbox, node: Node
+) -> None:
+    """A PreparedRequest built step by step (no prepare_cookies: it has no cookie jar)
+    is still sent again with the new token; there are simply no cookies to carry."""
+    auth = teamup(sandbox, allowed_hosts=[node.url])
+    first = auth.get_token()
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method("GET")
+    prepared.prepare_url(node.url + "/refuses-at-length", None)
+    prepared.prepare_headers({"Accept": "application/json"})
+    prepared.prepare_body(None, None)
+    prepared.prepare_auth(auth)
+    with requests.Session() as session:
+        response = session.send(prepared, timeout=5)
+
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401]
+    assert auth.token is not None
+    assert [h["authorization"] for h in node.got("/refuses-at-length")] == [
+        f"Bearer {first.access_token}",
+        f"Bearer {auth.token.access_token}",
+    ]
+    assert all("cookie" not in h for h in node.got("/refuses-at-length"))
 
 
 def test_a_streamed_error_answer_to_the_resend_is_left_for_the_caller_to_read(
@@ -761,6 +818,83 @@ def test_a_due_token_is_refreshed_through_session_before_the_request(sandbox: Sa
     assert (sandbox.logins("teamup"), sandbox.refreshes("teamup")) == (1, 1)
     [call] = received(sandbox, 0, "/customers")
     assert lower(call.headers)["authorization"] == f"Bearer {auth.token.access_token}"
+
+
+def test_a_token_held_only_in_memory_is_refreshed_with_its_own_refresh_token(
+    sandbox: Sandbox,
+) -> None:
+    """The store keeps nothing, so the due token in memory is the only one there is: the
+    renewal before the request (through session=) refreshes it, no second password login.
+
+    A tiny idle_timeout makes the token due as soon as any time has passed: no waiting.
+    """
+    with requests.Session() as login_session:
+        auth = TeamUpAuth(
+            DEMO_TEAMUP_USERNAME,
+            DEMO_TEAMUP_PASSWORD,
+            direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+            base_url=sandbox.teamup_url,
+            token_store=KeepsNothingStore(),
+            idle_timeout=1e-9,
+            session=login_session,
+        )
+        first = auth.get_token()
+        assert first.refresh_token
+
+        response = requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=5)
+
+    assert response.status_code == 200
+    assert response.history == []
+    assert (sandbox.logins("teamup"), sandbox.refreshes("teamup")) == (1, 1)
+    assert auth.token is not None
+    [call] = received(sandbox, 0, "/customers")
+    assert lower(call.headers)["authorization"] == f"Bearer {auth.token.access_token}"
+
+
+def with_login_answer_hook(seen: list[tuple[int, str, str]]) -> Any:
+    """TeamUp, its login answers' status, reason and URL noted by its login_answer_hook."""
+    own = TEAMUP.login_answer_hook
+
+    def hook(data: Any, answer: Any) -> None:
+        seen.append((answer.status, answer.reason, answer.url))
+        if own is not None:
+            own(data, answer)
+
+    return dataclasses.replace(TEAMUP, login_answer_hook=hook)
+
+
+@pytest.mark.parametrize("through", ["own-session", "request"])
+def test_a_vendors_login_answer_hook_sees_the_login_path(sandbox: Sandbox, through: str) -> None:
+    """A plugin vendor's hook reads the answer's URL (its path, no query) for its messages."""
+    seen: list[tuple[int, str, str]] = []
+    auth = PasswordAuth(
+        with_login_answer_hook(seen),
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=sandbox.teamup_url,
+        token_store=MemoryTokenStore(),
+    )
+    if through == "request":
+        assert requests.get(sandbox.teamup_url + "/customers", auth=auth, timeout=5).ok
+    else:
+        auth.get_token()
+    assert seen == [(200, "OK", f"/teamup/api/v2{LOGIN_PATH}")]
+
+
+def test_a_login_answer_without_a_reason_phrase_is_called_an_error(node: Node) -> None:
+    auth = TeamUpAuth(
+        DEMO_TEAMUP_USERNAME,
+        DEMO_TEAMUP_PASSWORD,
+        direct_auth_key=DEMO_TEAMUP_DIRECT_AUTH_KEY,
+        base_url=node.url + "/no-reason",
+        token_store=MemoryTokenStore(),
+    )
+    with pytest.raises(LoginError) as caught:
+        auth.get_token()
+    # "HTTP 500 " and nothing after it would read as cut off.
+    assert str(caught.value) == "TeamUp login failed: HTTP 500 error"
+    assert caught.value.status == 500
 
 
 def test_the_vendors_response_hook_sees_the_headers_of_a_success(sandbox: Sandbox) -> None:

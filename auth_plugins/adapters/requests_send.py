@@ -159,6 +159,8 @@ def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]
         if left <= 0:
             raise too_slow
         sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is None:
+            sock = _answer_socket(raw)
         if sock is not None:
             sock.settimeout(left)  # each read waits no longer than the time left
         try:
@@ -174,6 +176,17 @@ def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]
         if size > MAX_ANSWER_BYTES:
             # Read no further (a gzip bomb expands without end): the core says what came.
             return b"".join(chunks)[:MAX_ANSWER_BYTES], True
+
+
+def _answer_socket(raw: Any) -> Optional[socket.socket]:
+    """The socket under an answer that closes its connection (``Connection: close``).
+
+    http.client hands such a socket over to the answer: the connection's ``sock`` is
+    then ``None``, and only the answer's file (a ``socket.SocketIO``) still holds it.
+    """
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)  # the http.client answer's file
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _clip_timeout(caller: Any, left: float) -> tuple[float, float]:
