@@ -421,12 +421,19 @@ class SlowDripServer(LoopbackServer):
 
     The status line and headers (``Content-Length`` included) go out at once, then the first
     byte; each later byte follows ``interval`` seconds after the one before. With the defaults
-    (1 s, 600 bytes) the body takes ten minutes, while no single read waits more than a second.
+    (1 s, 600 bytes) the body would take ten minutes, while no single read waits more than a
+    second.
+
+    After ``give_up`` seconds the server hangs up, the body unfinished. A client that keeps to
+    its deadline never sees that; one that does not (a planted bug, under ``./dev mutate``)
+    then fails in seconds instead of waiting minutes idle, where mutmut's CPU-time limit
+    never stops it.
     """
 
-    def __init__(self, interval: float = 1.0, size: int = 600) -> None:
+    def __init__(self, interval: float = 1.0, size: int = 600, give_up: float = 10.0) -> None:
         super().__init__()
         self.interval = interval
+        self.give_up = give_up
         self.body = drip_body(size)
         self._seen: list[tuple[str, str]] = []
 
@@ -448,8 +455,9 @@ class SlowDripServer(LoopbackServer):
             "Connection": "close",
         }
         conn.sendall(_status_head(200, "OK", headers))
+        hang_up = time.monotonic() + self.give_up
         for index in range(len(self.body)):
-            if index and self._stopping.wait(self.interval):
+            if index and (self._stopping.wait(self.interval) or time.monotonic() > hang_up):
                 return
             conn.sendall(self.body[index : index + 1])
 
@@ -618,7 +626,8 @@ def forward_proxy() -> Iterator[ForwardProxy]:
 
 @pytest.fixture
 def slow_drip_server() -> Iterator[SlowDripServer]:
-    """A running :class:`SlowDripServer`: any request to ``.url`` gets 600 bytes at 1 byte/s."""
+    """A running :class:`SlowDripServer`: any request to ``.url`` gets 600 bytes at 1 byte/s
+    (the server hangs up after 10 s)."""
     with SlowDripServer() as server:
         yield server
 

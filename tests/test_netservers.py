@@ -163,6 +163,20 @@ def test_drip_server_sends_one_byte_at_a_time(slow_drip_server: SlowDripServer) 
     assert slow_drip_server.seen == [("POST", "/login")]
 
 
+def test_drip_server_hangs_up_after_its_give_up_time() -> None:
+    """A client that ignores its deadline gets a cut body within seconds, not minutes."""
+    request = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    server = SlowDripServer(interval=0.05, size=200, give_up=0.3)
+    with server, _raw_request(server.port, request) as sock:
+        head = _read_head(sock)
+        assert b"Content-Length: 200\r\n" in head
+        body = b""
+        while chunk := sock.recv(100):  # until the server closes the connection
+            body += chunk
+    assert body.startswith(b"{")
+    assert 3 <= len(body) < 200  # some bytes dripped, then the hang-up cut the rest
+
+
 def test_drip_server_body_is_json(http: requests.Session) -> None:
     with SlowDripServer(interval=0.001, size=100) as server:
         response = http.post(server.url + "/auth", json={}, timeout=TIMEOUT)
