@@ -15,6 +15,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import pytest
+from netservers import ForwardProxy
 from test_httpie import error_lines, httpie
 from test_redirects import (
     Recorder,
@@ -154,6 +155,65 @@ def test_an_answer_that_is_not_a_refusal_is_left_alone(sandbox: Sandbox, builds:
     assert status == 0
     assert sandbox.received[-1].path.endswith("/customers/0")
     assert builds == [url]  # a 404 is the caller's answer, not the auth's business
+
+
+def test_the_login_after_a_refused_cached_token_goes_through_the_runs_proxy(
+    sandbox: Sandbox, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-login that a refused cached token calls for, and the request sent again,
+    go out with the run's send settings (here ``--proxy``), as the refused one did:
+    a network that allows only the proxy would otherwise see a login go around it."""
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    url = log_in(sandbox)
+    sandbox.revoke_tokens("teamup")
+    before = len(sandbox.received)
+    args = (f"--proxy=http:{forward_proxy.url}", "--check-status", "-A", "teamup", "-a")
+
+    status, stdout, stderr = httpie(*args, TEAMUP_USER, url)
+
+    assert status == 0, stderr
+    assert json.loads(stdout)["count"] == 2
+    assert sandbox.logins("teamup") == 2
+    # The refused call, the renewal (a refresh, then the login), the call sent again:
+    # every one of them through the proxy.
+    assert len(forward_proxy.seen) == len(sandbox.received) - before == 4
+    assert [m for m, target in forward_proxy.seen if "/auth/password_login" in target] == ["POST"]
+    assert forward_proxy.seen[-1] == ("GET", url)
+
+
+def test_a_base_url_with_a_trailing_slash_finds_the_token_the_auth_cached(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, builds: list[str]
+) -> None:
+    """``TEAMUP_BASE_URL=.../v2/`` names the same API as ``.../v2``: the auth keys its
+    token file without the slash, and the cached path must find that file (else
+    every run builds the whole auth, the start-up cost the cached path removes)."""
+    monkeypatch.setenv("TEAMUP_BASE_URL", sandbox.teamup_url + "/")
+    url = log_in(sandbox)
+    assert builds == [url]
+
+    status, _stdout, stderr = httpie("--check-status", "-A", "teamup", "-a", TEAMUP_USER, url)
+
+    assert status == 0, stderr
+    assert builds == [url]  # the second run used the cached token, without the auth
+    assert sandbox.logins("teamup") == 1
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://api.example.test/INBOX", "https://api.example.test/"]
+)
+def test_the_cached_path_reads_the_token_file_the_auth_reads(
+    monkeypatch: pytest.MonkeyPatch, base_url: str
+) -> None:
+    """Whatever the base URL ends with (a path's last letter, a slash), the cached path
+    looks up the very key the auth stores its token under, and nothing shorter."""
+    monkeypatch.setenv("TEAMUP_BASE_URL", base_url)
+    store = FileTokenStore()
+    auth = TeamUpAuth(DEMO_TEAMUP_USERNAME, token_store=store)
+    store.save(TokenKey("teamup", auth.base_url, DEMO_TEAMUP_USERNAME), token())
+    found = cached_headers("teamup", DEMO_TEAMUP_USERNAME, f"{auth.base_url}/customers")
+    assert found is not None
+    assert found.headers == {"Authorization": "Bearer cached-token"}
 
 
 def test_a_redirect_off_the_api_drops_every_header_of_a_cached_token(

@@ -26,6 +26,7 @@ from auth_plugins import (
     Token,
     TwoFactorRequired,
 )
+from auth_plugins.adapters import httpx_view
 from auth_plugins.sandbox import (
     DEMO_SMS_CODE,
     DEMO_STEPUP_CODE,
@@ -311,6 +312,47 @@ def test_auth_is_an_httpx_auth_and_still_pickles_and_copies(teamup_auth: Any) ->
         assert type(twin) is TeamUpAuth
         assert isinstance(twin, httpx.Auth)
         assert twin.username == auth.username
+
+
+def test_the_class_httpx_sees_reads_as_the_auths_own_class(teamup_auth: Any) -> None:
+    """``auth.__class__`` (the httpx view, made once httpx is imported) names the auth's
+    own class, module and qualified name: what a repr, a log line or a library's
+    message shows is the class the user wrote, also for one defined in a function."""
+
+    class ClinicAuth(TeamUpAuth):
+        """A user's own auth class, made in a function (``<locals>`` in its name)."""
+
+    with ClinicAuth(DEMO_TEAMUP_USERNAME, "pw", direct_auth_key="KEY") as clinic:
+        for auth in (teamup_auth(token_store=PlainStore()), clinic):
+            view = auth.__class__
+            assert view is not type(auth)  # the view, a subclass of both
+            assert isinstance(auth, httpx.Auth)
+            assert repr(view) == repr(type(auth))
+            assert (view.__module__, view.__qualname__, view.__name__) == (
+                type(auth).__module__,
+                type(auth).__qualname__,
+                type(auth).__name__,
+            )
+    assert ClinicAuth.__qualname__.endswith("<locals>.ClinicAuth")
+
+
+def test_without_httpx_an_auth_is_its_own_class_to_every_check(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, teamup_auth: Any
+) -> None:
+    """With httpx not there (not installed; blocked here as a test blocks a module),
+    ``auth.__class__`` is the auth's own class. Checks that read it work: requests
+    merges a session's auth with a call's through an ABC check (``Mapping``), which
+    reads ``__class__`` and would fail the request if that raised."""
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.setattr(httpx_view, "_CLASSES", {})  # no view made yet, as in such a process
+    default, other = teamup_auth(), teamup_auth(token_store=PlainStore())
+    assert default.__class__ is TeamUpAuth
+    with requests.Session() as session:
+        session.auth = default
+        answer = session.get(f"{sandbox.teamup_url}/customers", auth=other, timeout=TIMEOUT)
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 2
+    assert sandbox.logins("teamup") == 1  # the call's own auth logged in
 
 
 def test_importing_the_package_does_not_import_httpx() -> None:

@@ -966,3 +966,73 @@ def test_a_login_answer_of_exactly_the_size_limit_is_read_whole(sandbox: Sandbox
 
     assert teamup(sandbox).get_token().access_token == "exact-size-token"
     assert len(body) == MAX_ANSWER_BYTES
+
+
+class PlainFile:
+    """An answer's ``raw`` as a plain file: ``read(n)`` and ``close()``, nothing more (no
+    ``read1``, no connection or socket to reach), as urllib3 1.x and hand-made transports
+    give it. Counts the bytes it hands out."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.taken = 0
+
+    def read(self, amt: Any = None) -> bytes:
+        chunk: bytes = self._raw.read(amt, decode_content=True)
+        self.taken += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class PlainFileAdapter(requests.adapters.HTTPAdapter):
+    """A mounted transport whose answers' ``raw`` is a :class:`PlainFile`; keeps each by path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[tuple[str, PlainFile]] = []
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        response = super().send(request, **kwargs)
+        response.raw = PlainFile(response.raw)
+        self.files.append((urlsplit(request.url or "").path.rsplit("/", 1)[-1], response.raw))
+        return response
+
+
+def test_a_login_over_a_transport_whose_answers_are_plain_files(sandbox: Sandbox) -> None:
+    """The login over the caller's transport reads an answer that is a plain file (no
+    ``read1``, no socket behind it) as the caller's own requests read it."""
+    adapter = PlainFileAdapter()
+    with requests.Session() as session:
+        session.mount(sandbox.url, adapter)
+        session.auth = teamup(sandbox)
+
+        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+    assert [path for path, _ in adapter.files] == ["customers", "password_login", "customers"]
+    assert sandbox.logins("teamup") == 1
+
+
+def test_an_oversized_login_answer_over_a_plain_file_transport_is_not_read_whole(
+    sandbox: Sandbox,
+) -> None:
+    """A login answer far over the size limit, from a transport whose answers are plain
+    files, is refused having taken little more than the limit from it: read whole, a
+    huge (or endless, or inflating) answer would fill memory first."""
+    body = b"{" + b" " * (16 * MAX_ANSWER_BYTES)
+    sandbox.script_login("teamup", 200, body, {"Content-Type": "application/json"})
+    adapter = PlainFileAdapter()
+    with requests.Session() as session:
+        session.mount(sandbox.url, adapter)
+        session.auth = teamup(sandbox)
+
+        with pytest.raises(LoginError, match="more than a login answer can be"):
+            session.get(sandbox.teamup_url + "/customers", timeout=5)
+
+    [login] = [file for path, file in adapter.files if path == "password_login"]
+    assert MAX_ANSWER_BYTES < login.taken < 2 * MAX_ANSWER_BYTES
