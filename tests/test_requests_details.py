@@ -10,6 +10,7 @@ adapter sends itself: credentials requests would add, redirects, timeouts, sizes
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import re
 import threading
@@ -1015,6 +1016,32 @@ def test_a_login_over_a_transport_whose_answers_are_plain_files(sandbox: Sandbox
     assert response.status_code == 200
     assert response.json()["count"] == 2
     assert [path for path, _ in adapter.files] == ["customers", "password_login", "customers"]
+    assert sandbox.logins("teamup") == 1
+
+
+class ReplayAdapter(requests.adapters.HTTPAdapter):
+    """A mounted transport that hands each answer over as an ``io.BytesIO`` of its decoded
+    body, as a caching or replaying transport does: a file with ``read1``, not urllib3's."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        response = super().send(request, **kwargs)
+        response.raw = io.BytesIO(response.raw.read(decode_content=True))
+        return response
+
+
+def test_a_login_over_a_transport_that_replays_answers_from_memory(sandbox: Sandbox) -> None:
+    """An answer's file from another transport is read as it is: urllib3's reading options
+    (``decode_content``) are not forced on it (that once failed the login with a TypeError)."""
+    with requests.Session() as session:
+        session.mount(sandbox.url, ReplayAdapter())
+        session.auth = teamup(sandbox)
+
+        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
     assert sandbox.logins("teamup") == 1
 
 

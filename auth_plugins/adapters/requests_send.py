@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ReadTimeoutError
+from urllib3.response import HTTPResponse
 
 from ..core.errors import AuthPluginError, LoginError
 from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
@@ -164,9 +165,7 @@ def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]
         if sock is not None:
             sock.settimeout(left)  # each read waits no longer than the time left
         try:
-            chunk = (
-                raw.read1(8192, decode_content=True) if hasattr(raw, "read1") else raw.read(8192)
-            )
+            chunk = _read_piece(raw)
         except (ReadTimeoutError, socket.timeout):  # the time left ran out during a read
             raise too_slow from None
         if not chunk:
@@ -176,6 +175,17 @@ def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]
         if size > MAX_ANSWER_BYTES:
             # Read no further (a gzip bomb expands without end): the core says what came.
             return b"".join(chunks)[:MAX_ANSWER_BYTES], True
+
+
+def _read_piece(raw: Any) -> bytes:
+    """Up to 8 KiB more of the answer, as the caller's own requests would read it."""
+    if isinstance(raw, HTTPResponse):
+        # requests leaves urllib3's answers undecoded (gzip, deflate): decode as it does.
+        # read1 (urllib3 2) returns what has come instead of waiting for all 8 KiB.
+        read = getattr(raw, "read1", None) or raw.read
+        return bytes(read(8192, decode_content=True))
+    # Another transport's file (a replay, a cache) holds the bytes as they are meant.
+    return bytes(raw.read(8192))
 
 
 def _answer_socket(raw: Any) -> Optional[socket.socket]:
