@@ -492,6 +492,26 @@ def test_a_stored_token_only_idle_here_is_used_without_a_login() -> None:
     assert send.calls == []
 
 
+def test_the_current_token_is_judged_at_the_moment_asked_about() -> None:
+    """``current(now=)`` answers for that moment, for the token held and for the stored one.
+
+    Tokens living from t=1000 to t=2000 (far in the past of the wall clock):
+    good at 1500, gone at 2500. A renewal judging by the wall clock instead
+    would call both gone.
+    """
+    held = renewal(teamup_settings(), leeway=0.0)
+    held.token = Token("held", expires_at=2000.0, issued_at=1000.0)
+    assert held.current(now=1500.0) is held.token
+    assert held.current(now=2500.0) is None
+    store = MemoryTokenStore()
+    fresh = renewal(teamup_settings(), store, leeway=0.0)
+    stored = Token("stored", expires_at=2000.0, issued_at=1000.0)
+    store.save(fresh.key, stored)
+    assert fresh.current(now=2500.0) is None
+    assert fresh.current(now=1500.0) == stored
+    assert fresh.token == stored
+
+
 def test_a_use_is_kept_on_the_token_at_the_time_it_was_sent() -> None:
     job = renewal(up2money_settings())
     token = Token("t", idle_timeout=300.0, issued_at=1000.0)

@@ -39,6 +39,7 @@ from auth_plugins.core.secrets import (
     Chain,
     Given,
     KeyringSecret,
+    _keyring_installed,
     check_keyring,
     delete_secret,
     keyring_service,
@@ -407,6 +408,28 @@ def test_without_the_keyring_a_missing_password_fails_at_once_and_says_how_to_ge
         "TeamUp needs your TeamUp password: set argument password= or environment variable "
         "TEAMUP_PASSWORD, a command printing it (password_command= or TEAMUP_PASSWORD_COMMAND), "
         "or keep it in the system keyring (switched off by AUTH_PLUGINS_KEYRING)"
+    )
+
+
+@pytest.fixture
+def keyring_not_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As if the ``keyring`` package were not installed (its look-up is cached per process)."""
+    monkeypatch.setitem(sys.modules, "keyring", None)
+    _keyring_installed.cache_clear()
+    yield
+    monkeypatch.undo()
+    _keyring_installed.cache_clear()
+
+
+@pytest.mark.usefixtures("keyring_not_installed")
+def test_without_the_keyring_package_a_missing_password_says_how_to_install_it() -> None:
+    """A user without the keyring extra is told the pip command that brings it, word for word."""
+    with pytest.raises(ConfigError) as caught:
+        Settings(TEAMUP, {"username": "alice", "direct_auth_key": "k"})
+    assert str(caught.value) == (
+        "TeamUp needs your TeamUp password: set argument password= or environment variable "
+        "TEAMUP_PASSWORD, a command printing it (password_command= or TEAMUP_PASSWORD_COMMAND), "
+        "or pip install 'auth-plugins[keyring]' to keep it in the system keyring"
     )
 
 

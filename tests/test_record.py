@@ -241,6 +241,30 @@ def test_a_dataclass_extending_a_record_takes_the_records_fields_by_position() -
     assert not any(getattr(f, "kw_only", False) for f in dataclasses.fields(weighed))
 
 
+def test_a_records_fields_read_as_those_of_the_same_dataclass() -> None:
+    """Tools reading ``fields()`` see what a real dataclass declared alike shows them.
+
+    On Python 3.10+ a dataclass's field says ``kw_only=False`` unless asked
+    otherwise: a record's says so too (not a different false value).
+    """
+
+    @dataclasses.dataclass
+    class RealPoint:
+        x: int
+        y: int = 0
+        tags: list[str] = dataclasses.field(default_factory=list)
+
+    shown = ("name", "default", "init", "repr", "hash", "compare", "metadata", "kw_only")
+
+    def described(cls: type) -> list[dict[str, tuple[Any, type]]]:
+        return [
+            {a: (getattr(f, a), type(getattr(f, a))) for a in shown if hasattr(f, a)}
+            for f in dataclasses.fields(cls)
+        ]
+
+    assert described(Point) == described(RealPoint)
+
+
 def test_records_match_by_position_and_show_their_signature() -> None:
     # What `case Option("tenant", env):` matches by (Python 3.10+).
     assert Option.__match_args__ == (
