@@ -391,17 +391,9 @@ def test_importing_the_plugin_module_loads_nothing_heavy() -> None:
     assert not heavy & loaded
 
 
-def test_a_run_with_a_cached_token_imports_nothing_only_a_login_needs(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
-    # What `http -A teamup` with a token in the cache pays for: the token file
-    # and TeamUp's header templates (auth_plugins.adapters.httpie_cached), not
-    # the auth that would log in: no pluggy (the plugin host), no lock library,
-    # no platformdirs, not the auth-plugins command (argparse), no settings,
-    # renewal, store objects or errors (issue 15: within 2% of typing the
-    # headers by hand).
-    url = f"{sandbox.teamup_url}/customers"
-    assert run_http("-A", "teamup", "-a", TEAMUP_USER, url).returncode == 0
+def http_teamup_modules(url: str, tmp_path: Path) -> tuple[int, list[str]]:
+    """Run ``http -A teamup`` for ``url`` in a fresh interpreter: its exit status and the
+    modules it had imported by the end."""
     report = tmp_path / "modules.json"
     code = (
         "import json, sys\n"
@@ -420,6 +412,21 @@ def test_a_run_with_a_cached_token_imports_nothing_only_a_login_needs(
     )
     assert done.returncode == 0, done.stderr
     status, loaded = json.loads(report.read_text())
+    return int(status), list(loaded)
+
+
+def test_a_run_with_a_cached_token_imports_nothing_only_a_login_needs(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What `http -A teamup` with a token in the cache pays for: the token file
+    # and TeamUp's header templates (auth_plugins.adapters.httpie_cached), not
+    # the auth that would log in: no pluggy (the plugin host), no lock library,
+    # no platformdirs, not the auth-plugins command (argparse), no settings,
+    # renewal, store objects or errors (issue 15: within 2% of typing the
+    # headers by hand).
+    url = f"{sandbox.teamup_url}/customers"
+    assert run_http("-A", "teamup", "-a", TEAMUP_USER, url).returncode == 0
+    status, loaded = http_teamup_modules(url, tmp_path)
     assert status == 0
     assert {"auth_plugins.adapters.httpie_cached", "auth_plugins.vendors.teamup_vendor"} <= set(
         loaded
@@ -458,24 +465,7 @@ def test_a_run_that_logs_in_to_a_builtin_vendor_starts_no_plugin_host(
     """``http -A teamup`` with no cached token builds TeamUp's auth from the built-in
     vendors: the plugin host (pluggy, the entry points) is loaded only for a plugin's."""
     url = f"{sandbox.teamup_url}/customers"
-    report = tmp_path / "modules.json"
-    code = (
-        "import json, sys\n"
-        "from httpie.core import main\n"
-        "args = ['http', '--ignore-stdin', '--check-status', '-A', 'teamup', '-a', sys.argv[1],"
-        " sys.argv[2]]\n"
-        "status = main(args)\n"
-        "open(sys.argv[3], 'w').write(json.dumps([int(status), sorted(sys.modules)]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, TEAMUP_USER, url, str(report)],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    status, loaded = json.loads(report.read_text())
+    status, loaded = http_teamup_modules(url, tmp_path)
     assert status == 0
     assert "auth_plugins.auth" in loaded  # it did build the auth and log in
     assert sorted({"pluggy", "auth_plugins.plugins"} & set(loaded)) == []
