@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import importlib.abc
+import importlib.util
 import pickle
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import nullcontext
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any, Optional
 
 import httpx
@@ -368,10 +373,13 @@ def test_importing_the_package_does_not_import_httpx() -> None:
     assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
 
 
-def test_without_httpx_the_error_names_the_extra() -> None:
+@pytest.mark.parametrize("missing", ["httpx", "httpcore"])
+def test_without_httpx_the_error_names_the_extra(missing: str) -> None:
+    """httpx not installed, or installed without httpcore (its transport): the
+    same error, naming the extra to install."""
     code = (
         "import sys\n"
-        "sys.modules['httpx'] = None  # as if it were not installed\n"
+        f"sys.modules[{missing!r}] = None  # as if it were not installed\n"
         "from auth_plugins import ConfigError, TeamUpAuth\n"
         "auth = TeamUpAuth('u', 'p', direct_auth_key='k')\n"
         "try:\n"
@@ -382,7 +390,54 @@ def test_without_httpx_the_error_names_the_extra() -> None:
     done = subprocess.run(
         [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
     )
-    assert "pip install 'auth-plugins[httpx]'" in done.stdout
+    assert done.stdout == (
+        "auth-plugins needs httpx to serve httpx clients: pip install 'auth-plugins[httpx]'\n"
+    )
+
+
+def test_an_adapter_module_another_thread_is_importing_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``adapter()`` skips the import machinery for a module already in
+    ``sys.modules``, but not for one another thread is still running: that
+    module is there, half made, from the start of its import."""
+    name = f"{httpx_view.__package__}.slow_to_import"
+    started, release = threading.Event(), threading.Event()
+
+    class SlowLoader(importlib.abc.Loader):
+        def create_module(self, spec: ModuleSpec) -> None:
+            return None
+
+        def exec_module(self, module: ModuleType) -> None:
+            started.set()
+            release.wait(TIMEOUT)
+            module.ready = True  # type: ignore[attr-defined]
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: Any, target: Any = None) -> Optional[ModuleSpec]:
+            return (
+                importlib.util.spec_from_loader(fullname, SlowLoader())
+                if fullname == name
+                else None
+            )
+
+    monkeypatch.setattr(sys, "meta_path", [Finder(), *sys.meta_path])
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    seen: list[bool] = []
+    importer = threading.Thread(target=importlib.import_module, args=(name,))
+    importer.start()
+    assert started.wait(TIMEOUT)
+    asker = threading.Thread(
+        target=lambda: seen.append(getattr(httpx_view.adapter("slow_to_import"), "ready", False))
+    )
+    asker.start()
+    asker.join(0.5)  # time for a wrong answer to come; the right one waits for the release
+    release.set()
+    importer.join(TIMEOUT)
+    asker.join(TIMEOUT)
+    assert not importer.is_alive()
+    assert not asker.is_alive()
+    assert seen == [True]
 
 
 # -- the README's respx example --------------------------------------------------------------
