@@ -5,8 +5,9 @@
   what it was asked for, so a test can assert that a call went through it.
 - :class:`SlowDripServer` (``slow_drip_server``): answers 200 with a JSON body sent one byte
   at a time, so a client with only a per-read timeout would wait for minutes.
-- :class:`PausingServer`: answers a login (any ``POST``) 200 with half a JSON login answer,
-  then, after a pause, the other half (or closes the connection); anything else 401 at once.
+- :class:`PausingServer`: answers a login (any ``POST``) 200 with half a JSON login answer
+  (after a delay, if asked), then, after a pause, the other half (or closes the connection);
+  anything else 401 at once.
 - :class:`EndlessServer`: answers 200 with a body that never ends (a few KiB every few ms).
 - :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
   plain 50 MiB body, for tests of how much a client is willing to read.
@@ -468,13 +469,17 @@ class SlowDripServer(LoopbackServer):
 class PausingServer(LoopbackServer):
     """Answers a ``POST`` (a login) 200 with :func:`drip_body`, half of it at once, the rest
     ``pause`` seconds later; with ``close=True`` it closes the connection instead of sending
-    the rest. Any other request gets 401 (a refused token) at once.
+    the rest. With ``delay``, the answer (status line on) starts that many seconds after the
+    request. Any other request gets 401 (a refused token) at once.
     """
 
-    def __init__(self, pause: float, *, close: bool = False, size: int = 200) -> None:
+    def __init__(
+        self, pause: float, *, close: bool = False, size: int = 200, delay: float = 0.0
+    ) -> None:
         super().__init__()
         self.pause = pause
         self.close = close
+        self.delay = delay
         self.body = drip_body(size)
 
     def handle(self, conn: socket.socket) -> None:
@@ -490,6 +495,8 @@ class PausingServer(LoopbackServer):
             "Connection": "close",
         }
         half = len(self.body) // 2
+        if self._stopping.wait(self.delay):
+            return
         conn.sendall(_status_head(200, "OK", headers) + self.body[:half])
         if self._stopping.wait(self.pause) or self.close:
             return

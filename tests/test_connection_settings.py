@@ -349,6 +349,20 @@ def test_a_login_answer_stalled_halfway_is_given_up_when_the_time_is_over() -> N
     assert_too_slow_after_half_a_second(caught.value, server.url)
 
 
+def test_a_login_answers_body_gets_what_is_left_of_the_time_its_head_did_not_take() -> None:
+    """The auth's time bounds the whole call: a head that came after 0.8 s of 1 s leaves
+    0.2 s for the body, not another whole second (the body's clock once started at the head,
+    so a stalled body ended the login after almost twice its time)."""
+    with PausingServer(pause=5.0, close=True, delay=0.8) as server:
+        auth = teamup(server.url, timeout=1.0, token_store=MemoryTokenStore())
+        started = time.monotonic()
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+        waited = time.monotonic() - started
+    assert str(caught.value).startswith("TeamUp login did not finish within 1s: the answer came")
+    assert waited < 1.5  # generous: the bug waited 1.8 s
+
+
 def test_an_answer_slower_than_the_time_left_is_too_slow_not_unreachable(
     slow_drip_server: SlowDripServer,
 ) -> None:

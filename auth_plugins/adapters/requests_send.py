@@ -95,7 +95,7 @@ def _exchange(
     try:
         response = send()
         try:
-            body, oversized = _read_bounded(response, call)
+            body, oversized = _read_bounded(response, call, started)
         finally:
             response.close()
     except AuthPluginError:
@@ -142,10 +142,14 @@ def _exchange(
     )
 
 
-def _read_bounded(response: requests.Response, call: Call) -> tuple[bytes, bool]:
-    """Read at most ``MAX_ANSWER_BYTES`` (decoded), giving up when the call's time is over."""
+def _read_bounded(response: requests.Response, call: Call, started: float) -> tuple[bytes, bool]:
+    """Read at most ``MAX_ANSWER_BYTES`` (decoded), giving up when the call's time is over.
+
+    ``started`` is when the call was sent: its time covers the answer's head too.
+    """
     what = f"{call.vendor} {call.what}"
-    ends = time.monotonic() + call.timeout
+    # From the sending, not from the head: the body gets only what the head left.
+    ends = started + call.timeout
     raw = response.raw
     chunks: list[bytes] = []
     size = 0
