@@ -9,6 +9,8 @@
   (after a delay, if asked), then, after a pause, the other half (or closes the connection);
   anything else 401 at once.
 - :class:`EndlessServer`: answers 200 with a body that never ends (a few KiB every few ms).
+- :class:`HollowGzipServer`: answers 200 with a gzip body that never ends and inflates to
+  nothing (empty deflate blocks), slowly or as fast as it can.
 - :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
   plain 50 MiB body, for tests of how much a client is willing to read.
 
@@ -43,6 +45,7 @@ __all__ = [
     "BombServer",
     "EndlessServer",
     "ForwardProxy",
+    "HollowGzipServer",
     "LoopbackServer",
     "PausingServer",
     "ProxiedRequest",
@@ -532,6 +535,43 @@ class EndlessServer(LoopbackServer):
             with self._lock:
                 self._pieces += 1
             conn.sendall(piece)
+
+
+class HollowGzipServer(LoopbackServer):
+    """Answers every request 200 with a gzip body that inflates to nothing and does not end:
+    a gzip header, then empty deflate blocks (5 bytes each that decode to no byte), ``blocks``
+    of them every ``interval`` seconds (back to back when 0), until the client goes, stop(),
+    or ``give_up`` seconds (then it hangs up, as :class:`SlowDripServer` does).
+
+    A client that reads "a piece of the decoded body" waits, inside that one read, for as long
+    as the server likes and takes in as much as it sends.
+    """
+
+    def __init__(self, interval: float, blocks: int = 1, give_up: float = 10.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self.blocks = blocks
+        self.give_up = give_up
+
+    def handle(self, conn: socket.socket) -> None:
+        """Read one request, then send the hollow body until the client hangs up."""
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "Connection": "close",
+        }
+        conn.sendall(_status_head(200, "OK", headers) + gzip_header())
+        pieces = b"\x00\x00\x00\xff\xff" * self.blocks  # non-final stored blocks of no bytes
+        hang_up = time.monotonic() + self.give_up
+        while not self._stopping.wait(self.interval) and time.monotonic() < hang_up:
+            conn.sendall(pieces)
+
+
+def gzip_header() -> bytes:
+    """The 10-byte header of a gzip member (deflate, no name, no time), no data yet."""
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 
 
 # --------------------------------------------------------------------------------- bombs

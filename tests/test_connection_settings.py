@@ -18,7 +18,13 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from netservers import BombServer, ForwardProxy, PausingServer, SlowDripServer
+from netservers import (
+    BombServer,
+    ForwardProxy,
+    HollowGzipServer,
+    PausingServer,
+    SlowDripServer,
+)
 
 from auth_plugins import LoginError, MemoryTokenStore, TeamUpAuth, Up2MoneyAuth
 from auth_plugins.sandbox import (
@@ -371,6 +377,17 @@ def test_an_answer_slower_than_the_time_left_is_too_slow_not_unreachable(
     with pytest.raises(LoginError) as caught:
         auth.get_token()
     assert_too_slow_after_half_a_second(caught.value, slow_drip_server.url)
+
+
+def test_a_gzip_answer_that_inflates_to_nothing_slowly_is_too_slow() -> None:
+    """An empty deflate block every 0.05 s: no read of the decoded body ever returns (urllib3
+    reads on until something inflates), so only a limit on each socket read ends it (a
+    timeout set before each read of the body was waited afresh for every 5 bytes)."""
+    with HollowGzipServer(interval=0.05) as server:
+        auth = teamup(server.url, timeout=0.5, token_store=MemoryTokenStore())
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+    assert_too_slow_after_half_a_second(caught.value, server.url)
 
 
 def test_a_gzip_encoded_login_answer_is_decoded(sandbox: Sandbox) -> None:

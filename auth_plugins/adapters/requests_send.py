@@ -159,26 +159,30 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
         status=response.status_code,
         hint="Try again later or raise the auth's timeout=",
     )
-    while True:
-        left = ends - time.monotonic()
-        if left <= 0:
-            raise too_slow
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is None:
-            sock = _answer_socket(raw)
-        if sock is not None:
-            sock.settimeout(left)  # each read waits no longer than the time left
-        try:
-            chunk = _read_piece(raw)
-        except (ReadTimeoutError, socket.timeout):  # the time left ran out during a read
-            raise too_slow from None
-        if not chunk:
-            return b"".join(chunks), False
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > MAX_ANSWER_BYTES:
-            # Read no further (a gzip bomb expands without end): the core says what came.
-            return b"".join(chunks)[:MAX_ANSWER_BYTES], True
+    # Every socket read waits only the time left: one read of ours may be many of the
+    # socket's (a chunk's size line, trailers, gzip data that inflates to nothing yet).
+    file = _answer_file(raw)
+    guard = _TimedSocket(file._sock, ends) if file is not None else None
+    if file is not None:
+        file._sock = guard
+    try:
+        while True:
+            if ends - time.monotonic() <= 0:
+                raise too_slow
+            try:
+                chunk = _read_piece(raw)
+            except (ReadTimeoutError, socket.timeout):  # the time left ran out during a read
+                raise too_slow from None
+            if not chunk:
+                return b"".join(chunks), False
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > MAX_ANSWER_BYTES:
+                # Read no further (a gzip bomb expands without end): the core says what came.
+                return b"".join(chunks)[:MAX_ANSWER_BYTES], True
+    finally:
+        if file is not None and guard is not None and file._sock is guard:
+            file._sock = guard.sock  # the connection may serve the caller's next request
 
 
 def _read_piece(raw: Any) -> bytes:
@@ -192,15 +196,44 @@ def _read_piece(raw: Any) -> bytes:
     return bytes(raw.read(8192))
 
 
-def _answer_socket(raw: Any) -> Optional[socket.socket]:
-    """The socket under an answer that closes its connection (``Connection: close``).
+def _answer_file(raw: Any) -> Any:
+    """The ``socket.SocketIO`` under urllib3's answer (http.client's file), or ``None``.
 
-    http.client hands such a socket over to the answer: the connection's ``sock`` is
-    then ``None``, and only the answer's file (a ``socket.SocketIO``) still holds it.
+    Found through the answer, not its connection: http.client hands the socket of an
+    answer that closes its connection (``Connection: close``, HTTP/1.0) over to the
+    answer, and the connection's ``sock`` is then ``None``.
     """
     fp = getattr(getattr(raw, "_fp", None), "fp", None)  # the http.client answer's file
-    sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+    file = getattr(fp, "raw", None)
+    sock = getattr(file, "_sock", None)
+    has = [callable(getattr(sock, name, None)) for name in ("recv_into", "settimeout")]
+    return file if all(has) else None
+
+
+class _TimedSocket:
+    """Stands in for an answer's socket while a login reads it: each read of the socket
+    waits no longer than what is left until ``ends`` (then ``socket.timeout``).
+
+    A timeout set once before each read of the answer would be waited once per socket
+    read within it: a server sending a byte now and then kept the login for ever.
+    """
+
+    def __init__(self, sock: Any, ends: float) -> None:
+        self.sock = sock
+        self._ends = ends
+
+    def recv_into(self, buffer: Any) -> int:
+        """``socket.recv_into``, within the time left (all ``socket.SocketIO`` calls)."""
+        left = self._ends - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.sock.settimeout(left)
+        received: int = self.sock.recv_into(buffer)
+        return received
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest (fileno, _decref_socketios when the file closes...) is the socket's.
+        return getattr(self.sock, name)
 
 
 def _clip_timeout(caller: Any, left: float) -> tuple[float, float]:
