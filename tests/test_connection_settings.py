@@ -390,6 +390,20 @@ def test_a_gzip_answer_that_inflates_to_nothing_slowly_is_too_slow() -> None:
     assert_too_slow_after_half_a_second(caught.value, server.url)
 
 
+def test_an_endless_gzip_answer_that_inflates_to_nothing_is_read_no_further_than_a_limit() -> None:
+    """Empty deflate blocks back to back: nothing decoded ever counts toward the size limit,
+    so the bytes on the wire are limited too (the login once took in hundreds of MiB a second
+    until its 5 s were over, then said the answer came too slowly). The core then describes
+    what was decoded: nothing."""
+    with HollowGzipServer(interval=0, blocks=2_000) as server:
+        auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+    assert str(caught.value).startswith(
+        "TeamUp login answered HTTP 200 with an empty body (application/json), not the JSON"
+    ), str(caught.value)
+
+
 def test_a_gzip_encoded_login_answer_is_decoded(sandbox: Sandbox) -> None:
     """A login answer the server compressed (Content-Encoding: gzip) is read as JSON."""
     answer = json.dumps({"access_token": "gzipped-token", "expires_in": 3600}).encode()

@@ -24,6 +24,11 @@ from urllib3.response import HTTPResponse
 from ..core.errors import AuthPluginError, LoginError
 from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
 
+#: The most of a login answer's body read off the wire (chunk framing and compression
+#: included). A body that decodes to little or nothing (empty gzip blocks, endless trailers)
+#: never reaches ``MAX_ANSWER_BYTES`` decoded; a real login answer is far below this.
+MAX_WIRE_BYTES = 4 * MAX_ANSWER_BYTES
+
 
 def adapter_sender(
     adapter: requests.adapters.BaseAdapter, send_kwargs: Mapping[str, Any]
@@ -173,6 +178,8 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
                 chunk = _read_piece(raw)
             except (ReadTimeoutError, socket.timeout):  # the time left ran out during a read
                 raise too_slow from None
+            except _WireLimit:  # much on the wire, little decoded: the core says what came
+                return b"".join(chunks)[:MAX_ANSWER_BYTES], True
             if not chunk:
                 return b"".join(chunks), False
             size += len(chunk)
@@ -210,25 +217,36 @@ def _answer_file(raw: Any) -> Any:
     return file if all(has) else None
 
 
+class _WireLimit(Exception):
+    """More than ``MAX_WIRE_BYTES`` of an answer came off the wire (not an ``OSError``:
+    urllib3 would turn that into a dropped connection)."""
+
+
 class _TimedSocket:
     """Stands in for an answer's socket while a login reads it: each read of the socket
-    waits no longer than what is left until ``ends`` (then ``socket.timeout``).
+    waits no longer than what is left until ``ends`` (then ``socket.timeout``), and no more
+    than ``MAX_WIRE_BYTES`` are read in all (then :class:`_WireLimit`).
 
     A timeout set once before each read of the answer would be waited once per socket
-    read within it: a server sending a byte now and then kept the login for ever.
+    read within it: a server sending a byte now and then kept the login for ever. And a
+    limit on decoded bytes alone lets in without end a body that decodes to nothing.
     """
 
     def __init__(self, sock: Any, ends: float) -> None:
         self.sock = sock
         self._ends = ends
+        self._received = 0
 
     def recv_into(self, buffer: Any) -> int:
-        """``socket.recv_into``, within the time left (all ``socket.SocketIO`` calls)."""
+        """``socket.recv_into``, within the time and size left (all ``socket.SocketIO`` calls)."""
         left = self._ends - time.monotonic()
         if left <= 0:
             raise socket.timeout("timed out")
+        if self._received > MAX_WIRE_BYTES:
+            raise _WireLimit
         self.sock.settimeout(left)
         received: int = self.sock.recv_into(buffer)
+        self._received += received
         return received
 
     def __getattr__(self, name: str) -> Any:
