@@ -1045,6 +1045,33 @@ def test_a_login_over_a_transport_that_replays_answers_from_memory(sandbox: Sand
     assert sandbox.logins("teamup") == 1
 
 
+class InMemoryAdapter(requests.adapters.HTTPAdapter):
+    """A mounted transport that builds each answer in memory, as hand-made transports and
+    test doubles do: the body set as the Response's content, no file (``raw`` is None)."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        response = super().send(request, **kwargs)
+        response._content = response.raw.read(decode_content=True)
+        response.raw = None
+        return response
+
+
+def test_a_login_over_a_transport_that_builds_answers_in_memory(sandbox: Sandbox) -> None:
+    """An answer with no file is read as requests reads it, from its content (the login
+    once failed: "could not reach ... (AttributeError)")."""
+    with requests.Session() as session:
+        session.mount(sandbox.url, InMemoryAdapter())
+        session.auth = teamup(sandbox)
+
+        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+    assert sandbox.logins("teamup") == 1
+
+
 def test_an_oversized_login_answer_over_a_plain_file_transport_is_not_read_whole(
     sandbox: Sandbox,
 ) -> None:

@@ -156,6 +156,11 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
     # From the sending, not from the head: the body gets only what the head left.
     ends = started + call.timeout
     raw = response.raw
+    if raw is None:
+        # A transport that built its answer in memory has no file: requests reads its
+        # content (None when there is none), and so does the login.
+        content = response.content or b""
+        return content[:MAX_ANSWER_BYTES], len(content) > MAX_ANSWER_BYTES
     chunks: list[bytes] = []
     size = 0
     too_slow = LoginError(
