@@ -400,7 +400,8 @@ def test_an_endless_gzip_answer_that_inflates_to_nothing_is_read_no_further_than
         with pytest.raises(LoginError) as caught:
             auth.get_token()
     assert str(caught.value).startswith(
-        "TeamUp login answered HTTP 200 with an empty body (application/json), not the JSON"
+        "TeamUp login answered HTTP 200 with application/json (more than a login answer can"
+        " be), not the JSON"
     ), str(caught.value)
 
 

@@ -241,6 +241,15 @@ def test_an_oversized_answer_is_not_read_even_if_its_start_parses() -> None:
     assert "(more than 23 bytes, more than a login answer can be)" in str(error)
 
 
+def test_an_oversized_answer_that_decoded_to_nothing_is_not_called_empty() -> None:
+    # A body that decodes to nothing but runs on (empty gzip blocks) is cut by the
+    # bytes on the wire: the server sent too much, not nothing.
+    answer = Answer(200, Headers({"Content-Type": "application/json"}), b"", oversized=True)
+    assert str(refused(answer)).startswith(
+        "Acme login answered HTTP 200 with application/json (more than a login answer can be)"
+    )
+
+
 def test_a_refresh_names_itself_in_its_errors() -> None:
     # The user must know which call failed: the login or the token refresh.
     failed = refused(json_answer(400, {"message": "expired"}), what="token refresh")

@@ -22,12 +22,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.response import HTTPResponse
 
 from ..core.errors import AuthPluginError, LoginError
-from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
-
-#: The most of a login answer's body read off the wire (chunk framing and compression
-#: included). A body that decodes to little or nothing (empty gzip blocks, endless trailers)
-#: never reaches ``MAX_ANSWER_BYTES`` decoded; a real login answer is far below this.
-MAX_WIRE_BYTES = 4 * MAX_ANSWER_BYTES
+from ..core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, Answer, Call, Headers
 
 
 def adapter_sender(

@@ -237,10 +237,11 @@ def describe_body(answer: Answer, secrets: Iterable[str] = ()) -> str:
     content_type = answer.headers.get("Content-Type") or ""
     content_type = quote(redact(content_type, secrets), CODE_LIMIT) or "no content type"
     size = len(answer.body)
+    if answer.oversized:  # even with nothing decoded: the wire carried too much
+        read = f"more than {size} bytes, " if size else ""
+        return f"{content_type} ({read}more than a login answer can be)"
     if not size:
         return f"an empty body ({content_type})"
-    if answer.oversized:
-        return f"{content_type} (more than {size} bytes, more than a login answer can be)"
     return f"{content_type} ({size} bytes)"
 
 

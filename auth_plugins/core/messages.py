@@ -20,6 +20,10 @@ from .record import Record, field
 #: The most of a login answer an adapter reads (decoded). A login answer is a few
 #: hundred bytes; a larger one is refused instead of filling memory (gzip bombs too).
 MAX_ANSWER_BYTES = 64 * 1024
+#: The most of a login answer's body an adapter reads off the wire (framing and
+#: compression included): a body that decodes to little or nothing (empty gzip blocks,
+#: endless trailers) never reaches ``MAX_ANSWER_BYTES``; a real login answer is far below.
+MAX_WIRE_BYTES = 4 * MAX_ANSWER_BYTES
 #: A compressed API error body is read only up to this size (it inflates at most ~1000x).
 MAX_COMPRESSED_ERROR = 4 * 1024
 
