@@ -30,7 +30,7 @@ from httpx_helpers import (
     texts_of_exception,
     texts_of_response,
 )
-from netservers import EndlessServer, SlowDripServer
+from netservers import EndlessServer, HollowGzipServer, PausingServer, SlowDripServer
 
 from auth_plugins import (
     BodyNotReplayable,
@@ -726,6 +726,72 @@ def test_a_login_answer_that_stops_midway_is_a_login_error(teamup_auth: Any) -> 
         assert caught.value.status is None
         assert [m for m, _ in server.seen] == ["POST"]
     assert auth.token is None
+
+
+def get_token_over(auth: Any, mode: str) -> Any:
+    """``auth.get_token`` through an ``httpx.Client``, or ``aget_token`` through an
+    ``AsyncClient`` (``mode``: sync or async); each with the module's long timeout."""
+    if mode == "sync":
+        with httpx.Client(timeout=TIMEOUT) as client:
+            return auth.get_token(client=client)
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            return await auth.aget_token(client)
+
+    return run(go)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_gzip_login_answer_that_inflates_to_nothing_slowly_is_too_slow(
+    teamup_auth: Any, mode: str
+) -> None:
+    """An empty deflate block every 50 ms: httpx's decoded stream yields nothing, so the
+    time is checked on each raw piece (it once ran on until the server gave up, 10 s)."""
+    with HollowGzipServer(interval=0.05) as server:
+        auth = teamup_auth(base_url=server.url, timeout=SLOW_AUTH_TIMEOUT)
+        started = time.monotonic()
+        with pytest.raises(LoginError) as caught:
+            get_token_over(auth, mode)
+        assert_too_slow(caught.value, time.monotonic() - started, server.url)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_endless_gzip_login_answer_that_inflates_to_nothing_is_cut_short(
+    teamup_auth: Any, mode: str
+) -> None:
+    """Empty deflate blocks back to back: nothing decoded counts toward the size limit, so
+    the bytes off the wire are limited too (the login once took in all the server sent
+    until it gave up, then called the answer empty)."""
+    with HollowGzipServer(interval=0, blocks=2_000) as server:
+        auth = teamup_auth(base_url=server.url, timeout=AUTH_TIMEOUT)
+        with pytest.raises(LoginError) as caught:
+            get_token_over(auth, mode)
+    assert str(caught.value).startswith(
+        "TeamUp login answered HTTP 200 with application/json (more than a login answer can"
+        " be), not the JSON"
+    ), str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_login_answers_body_gets_what_is_left_of_the_time_its_head_did_not_take(
+    teamup_auth: Any, mode: str
+) -> None:
+    """Each network wait gets only what is left of the auth's 1 s: a head that came after
+    0.8 s leaves the body 0.2 s, not another whole read timeout (the login then ended
+    after 1.9 s)."""
+    with PausingServer(pause=5.0, close=True, delay=0.8) as server:
+        auth = teamup_auth(base_url=server.url, timeout=SLOW_AUTH_TIMEOUT)
+        started = time.monotonic()
+        with pytest.raises(LoginError) as caught:
+            get_token_over(auth, mode)
+        waited = time.monotonic() - started
+    # The figure is what was left of the 1 s when the login call began.
+    pattern = r"TeamUp login did not answer within (?:1|0\.9\d*)s " + re.escape(
+        f"({server.url}/auth/password_login). Try again later or raise the auth's timeout="
+    )
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
+    assert waited < 1.6  # generous: the bug waited 1.9 s
 
 
 # -- TLS -------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ..core.tokens import Token
 from ..stores.base import TokenKey
 from . import httpx as shared
 from . import httpx_login as calls
+from .httpx_bounds import WireCounted, WireLimit
 
 if TYPE_CHECKING:
     from ..auth import PasswordAuth
@@ -212,10 +213,15 @@ async def read_login_answer(login: calls.LoginRequest, response: httpx.Response)
     """Read a login answer within its bounds (async); LoginError when it cannot be read."""
     bounded = calls.Bounded(login)
     failure: Optional[LoginError] = None
+    response.stream = WireCounted(
+        response.stream, login.ends, lambda: login.too_slow(response.status_code)
+    )
     try:
         async for chunk in response.aiter_bytes():
             if not bounded.add(chunk, response.status_code):
                 break
+    except WireLimit:  # much on the wire, little decoded: the core says what came
+        bounded.oversized = True
     except httpx.HTTPError as exc:
         failure = calls.transport_error(login, exc)
     finally:

@@ -18,6 +18,7 @@ import httpx
 
 from ..core.errors import LoginError
 from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
+from .httpx_bounds import TimeLeft, WireCounted, WireLimit
 from .requests import url_path
 
 #: Marks our login requests (in ``request.extensions``) so their answers leave ``history``.
@@ -70,6 +71,8 @@ class LoginRequest:
         self.url = call.url.split("?", 1)[0]
         self.timeout = call.timeout
         self.started = time.monotonic()
+        #: When the call's time is over (its head, body and every wait within).
+        self.ends = self.started + call.timeout
         #: The first failure the transport traced (connect, TLS, read), if any.
         self.failure: Optional[BaseException] = None
         self.body = LoginBody(call.body, self.what)
@@ -86,7 +89,8 @@ class LoginRequest:
             if isinstance(value, (int, float)) and value < call.timeout
         }
         request.extensions = {
-            "timeout": clip_timeouts(timeouts, call.timeout),
+            # Each network wait within what is left of the call's time (see TimeLeft).
+            "timeout": TimeLeft(clip_timeouts(timeouts, call.timeout), self.ends),
             LOGIN_MARK: True,
         }
         self.request = request
@@ -158,7 +162,8 @@ def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
         # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout: the phase that ran out.
         phase = type(exc).__name__.replace("Timeout", "").lower()
         clients = login.client_timeouts.get(phase)
-        if clients is not None:  # the client's own, shorter limit ended the wait
+        if clients is not None and time.monotonic() < login.ends:
+            # The client's own, shorter limit ended the wait (not the time left).
             return LoginError(
                 f"{login.what} did not answer within {clients:.3g}s, the client's {phase} "
                 f"timeout ({login.url})",
@@ -210,7 +215,7 @@ class Bounded:
             # Read no further (a gzip bomb expands without end): the core says what came.
             self.oversized = True
             return False
-        if time.monotonic() - self.login.started > self.login.timeout:
+        if time.monotonic() > self.login.ends:
             raise self.login.too_slow(status)
         return True
 
@@ -223,10 +228,15 @@ def read_login_answer(login: LoginRequest, response: httpx.Response) -> Answer:
     """Read a login answer within its bounds (sync); LoginError when it cannot be read."""
     bounded = Bounded(login)
     failure: Optional[LoginError] = None
+    response.stream = WireCounted(
+        response.stream, login.ends, lambda: login.too_slow(response.status_code)
+    )
     try:
         for chunk in response.iter_bytes():
             if not bounded.add(chunk, response.status_code):
                 break
+    except WireLimit:  # much on the wire, little decoded: the core says what came
+        bounded.oversized = True
     except httpx.HTTPError as exc:
         failure = transport_error(login, exc)
     finally:
