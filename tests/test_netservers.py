@@ -15,6 +15,7 @@ from netservers import (
     MIB,
     BombServer,
     ForwardProxy,
+    HollowGzipServer,
     SlowDripServer,
     drip_body,
     gzip_bomb,
@@ -175,6 +176,23 @@ def test_drip_server_hangs_up_after_its_give_up_time() -> None:
             body += chunk
     assert body.startswith(b"{")
     assert 3 <= len(body) < 200  # some bytes dripped, then the hang-up cut the rest
+
+
+def test_hollow_gzip_server_sends_blocks_that_inflate_to_nothing_then_hangs_up() -> None:
+    """A gzip header, then empty deflate blocks: valid gzip that decodes to no byte, until
+    the server gives up."""
+    request = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    server = HollowGzipServer(interval=0.01, blocks=3, give_up=0.3)
+    with server, _raw_request(server.port, request) as sock:
+        head = _read_head(sock)
+        body = b""
+        while chunk := sock.recv(4096):  # until the server closes the connection
+            body += chunk
+    assert b"Content-Encoding: gzip\r\n" in head
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert decoder.decompress(body) == b""  # nothing decoded, and no error either
+    assert not decoder.eof  # the stream never ended: the server hung up on it
+    assert len(body) > 10 + 15  # the gzip header and more than one piece of blocks
 
 
 def test_drip_server_body_is_json(http: requests.Session) -> None:
