@@ -345,6 +345,22 @@ def assert_too_slow_after_half_a_second(error: LoginError, base_url: str) -> Non
     assert error.status == 200
 
 
+def test_a_login_answer_that_breaks_off_says_so_not_that_the_server_was_unreachable() -> None:
+    """Half the body, then the connection closes: the server was reached and answered, so
+    the error says the answer broke off (it said "could not reach", sending the user to
+    check the URL)."""
+    with PausingServer(pause=0.05, close=True) as server:
+        auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+    assert str(caught.value) == (
+        "TeamUp login answered HTTP 200, but its body could not be read whole (ProtocolError) "
+        f"({server.url}{LOGIN_PATH}). Try again later; if it goes on, the server or something "
+        "between (a proxy) breaks its answers"
+    )
+    assert caught.value.status == 200
+
+
 def test_a_login_answer_stalled_halfway_is_given_up_when_the_time_is_over() -> None:
     """A read of the body waits no longer than the time left: the stall ends as too slow,
     not when the server (2 s later) gives up and drops the connection."""

@@ -774,6 +774,24 @@ def test_an_endless_gzip_login_answer_that_inflates_to_nothing_is_cut_short(
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_login_answer_that_breaks_off_says_so_not_that_the_server_was_unreachable(
+    teamup_auth: Any, mode: str
+) -> None:
+    """Half the body, then the connection closes: the server answered, so the error says
+    the answer broke off (it said "could not reach", sending the user to check the URL)."""
+    with PausingServer(pause=0.05, close=True) as server:
+        auth = teamup_auth(base_url=server.url, timeout=AUTH_TIMEOUT)
+        with pytest.raises(LoginError) as caught:
+            get_token_over(auth, mode)
+    assert str(caught.value) == (
+        "TeamUp login answered HTTP 200, but its body could not be read whole "
+        f"(RemoteProtocolError) ({server.url}/auth/password_login). Try again later; if it "
+        "goes on, the server or something between (a proxy) breaks its answers"
+    )
+    assert caught.value.status == 200
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_login_answers_body_gets_what_is_left_of_the_time_its_head_did_not_take(
     teamup_auth: Any, mode: str
 ) -> None:

@@ -10,6 +10,7 @@ adapter sends itself: credentials requests would add, redirects, timeouts, sizes
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import logging
 import re
@@ -25,6 +26,7 @@ import pytest
 import requests
 from helpers import KeepsNothingStore, join_all, session_with
 from requests_toolbelt import StreamingIterator
+from urllib3.response import HTTPResponse
 
 from auth_plugins import (
     BodyNotReplayable,
@@ -1045,6 +1047,58 @@ def test_a_login_over_a_transport_that_replays_answers_from_memory(sandbox: Sand
     assert sandbox.logins("teamup") == 1
 
 
+class ReadOnlyBody:
+    """A body object with ``read`` only (no ``read1``), as some SDKs' stream objects are."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, amount: int = -1) -> bytes:
+        return self._data.read(amount)
+
+    @property
+    def closed(self) -> bool:
+        return self._data.closed
+
+    def close(self) -> None:
+        self._data.close()
+
+
+class Urllib3OverReadOnlyBodyAdapter(requests.adapters.HTTPAdapter):
+    """A mounted transport whose answers are urllib3 answers over a read-only body object,
+    the body still gzip-compressed (urllib3 decodes it as it is read)."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        response = super().send(request, **kwargs)
+        body = gzip.compress(response.raw.read(decode_content=True))
+        headers = {**response.headers, "Content-Encoding": "gzip"}
+        headers["Content-Length"] = str(len(body))
+        raw = HTTPResponse(
+            body=ReadOnlyBody(body),
+            headers=headers,
+            status=response.status_code,
+            preload_content=False,
+            decode_content=False,
+        )
+        return self.build_response(request, raw)
+
+
+def test_a_login_over_urllib3_answers_whose_body_has_no_read1(sandbox: Sandbox) -> None:
+    """urllib3's ``read1`` needs one on the body underneath; without it the answer is read
+    with ``read``, decoded, as requests itself reads it (the login once failed)."""
+    with requests.Session() as session:
+        session.mount(sandbox.url, Urllib3OverReadOnlyBodyAdapter())
+        session.auth = teamup(sandbox)
+
+        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+    assert sandbox.logins("teamup") == 1
+
+
 class InMemoryAdapter(requests.adapters.HTTPAdapter):
     """A mounted transport that builds each answer in memory, as hand-made transports and
     test doubles do: the body set as the Response's content, no file (``raw`` is None)."""
@@ -1054,15 +1108,29 @@ class InMemoryAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         response = super().send(request, **kwargs)
         response._content = response.raw.read(decode_content=True)
-        response.raw = None
+        response.raw = self.file_left()
         return response
 
+    def file_left(self) -> Any:
+        """What is left as the answer's file: none here."""
+        return None
 
-def test_a_login_over_a_transport_that_builds_answers_in_memory(sandbox: Sandbox) -> None:
-    """An answer with no file is read as requests reads it, from its content (the login
-    once failed: "could not reach ... (AttributeError)")."""
+
+class InMemoryKeepingAFileAdapter(InMemoryAdapter):
+    def file_left(self) -> Any:
+        """... or, as some do, an empty one."""
+        return io.BytesIO(b"")
+
+
+@pytest.mark.parametrize("adapter", [InMemoryAdapter, InMemoryKeepingAFileAdapter])
+def test_a_login_over_a_transport_that_builds_answers_in_memory(
+    sandbox: Sandbox, adapter: type[InMemoryAdapter]
+) -> None:
+    """An answer whose content is set is read as requests reads it, from its content, with
+    no file (the login once failed: "could not reach ... (AttributeError)") or an empty one
+    (it read an empty body)."""
     with requests.Session() as session:
-        session.mount(sandbox.url, InMemoryAdapter())
+        session.mount(sandbox.url, adapter())
         session.auth = teamup(sandbox)
 
         response = session.get(sandbox.teamup_url + "/customers", timeout=5)

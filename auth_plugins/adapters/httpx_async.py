@@ -223,7 +223,7 @@ async def read_login_answer(login: calls.LoginRequest, response: httpx.Response)
     except WireLimit:  # much on the wire, little decoded: the core says what came
         bounded.oversized = True
     except httpx.HTTPError as exc:
-        failure = calls.transport_error(login, exc)
+        failure = calls.transport_error(login, exc, response.status_code)
     finally:
         await response.aclose()
     if failure is not None:

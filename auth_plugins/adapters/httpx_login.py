@@ -17,7 +17,7 @@ import httpcore
 import httpx
 
 from ..core.errors import LoginError
-from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers
+from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers, cut_short
 from .httpx_bounds import TimeLeft, WireCounted, WireLimit
 from .requests import url_path
 
@@ -147,8 +147,13 @@ class LoginRequest:
         )
 
 
-def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
-    """The advice for a login call the transport could not complete (no secret in it)."""
+def transport_error(
+    login: LoginRequest, exc: Exception, status: Optional[int] = None
+) -> LoginError:
+    """The advice for a login call the transport could not complete (no secret in it).
+
+    ``status`` is the answer's, when its head came and its body failed.
+    """
     if isinstance(exc, LoginError):  # our own, from the body: it says what happened
         return exc
     text = str(exc)
@@ -173,6 +178,8 @@ def transport_error(login: LoginRequest, exc: Exception) -> LoginError:
             f"{login.what} did not answer within {login.timeout:.3g}s ({login.url})",
             hint="Try again later or raise the auth's timeout=",
         )
+    if status is not None:  # the server was reached: its answer broke off
+        return cut_short(login.what, login.url, status, exc)
     return LoginError(
         f"{login.what} failed: could not reach {login.url} ({type(exc).__name__})",
         hint="Check the base URL and the network (and the client's proxy)",
@@ -238,7 +245,7 @@ def read_login_answer(login: LoginRequest, response: httpx.Response) -> Answer:
     except WireLimit:  # much on the wire, little decoded: the core says what came
         bounded.oversized = True
     except httpx.HTTPError as exc:
-        failure = transport_error(login, exc)
+        failure = transport_error(login, exc, response.status_code)
     finally:
         response.close()
     if failure is not None:

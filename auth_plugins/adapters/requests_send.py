@@ -22,7 +22,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.response import HTTPResponse
 
 from ..core.errors import AuthPluginError, LoginError
-from ..core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, Answer, Call, Headers
+from ..core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, Answer, Call, Headers, cut_short
 
 
 def adapter_sender(
@@ -92,8 +92,10 @@ def _exchange(
     failure: Optional[LoginError] = None
     what = f"{call.vendor} {call.what}"
     started = time.monotonic()
+    answered: Optional[int] = None  # the status, once the answer's head is in
     try:
         response = send()
+        answered = response.status_code
         try:
             body, oversized = _read_bounded(response, call, started)
         finally:
@@ -124,10 +126,13 @@ def _exchange(
                 hint="Try again later or raise the auth's timeout=",
             )
     except Exception as exc:  # whatever a transport or a wrapper raises (requests-mock...)
-        failure = LoginError(
-            f"{what} failed: could not reach {_where(call)} ({type(exc).__name__})",
-            hint="Check the base URL and the network",
-        )
+        if answered is not None:  # the server did answer: its body broke off
+            failure = cut_short(what, _where(call), answered, exc)
+        else:
+            failure = LoginError(
+                f"{what} failed: could not reach {_where(call)} ({type(exc).__name__})",
+                hint="Check the base URL and the network",
+            )
     if failure is not None:
         # Raised here, outside the except block: the transport's exception holds the
         # login request (and its password) and must not ride along as __context__.
@@ -151,9 +156,9 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
     # From the sending, not from the head: the body gets only what the head left.
     ends = started + call.timeout
     raw = response.raw
-    if raw is None:
-        # A transport that built its answer in memory has no file: requests reads its
-        # content (None when there is none), and so does the login.
+    if raw is None or getattr(response, "_content", False) is not False:
+        # A transport that built its answer in memory set its content (and may have left
+        # no file, or an empty one): requests reads that content, and so does the login.
         content = response.content or b""
         return content[:MAX_ANSWER_BYTES], len(content) > MAX_ANSWER_BYTES
     chunks: list[bytes] = []
@@ -166,10 +171,9 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
     )
     # Every socket read waits only the time left: one read of ours may be many of the
     # socket's (a chunk's size line, trailers, gzip data that inflates to nothing yet).
-    file = _answer_file(raw)
-    guard = _TimedSocket(file._sock, ends) if file is not None else None
+    file, guard = _answer_file(raw), None
     if file is not None:
-        file._sock = guard
+        guard = file._sock = _TimedSocket(file._sock, ends)
     try:
         while True:
             if ends - time.monotonic() <= 0:
@@ -188,7 +192,7 @@ def _read_bounded(response: requests.Response, call: Call, started: float) -> tu
                 # Read no further (a gzip bomb expands without end): the core says what came.
                 return b"".join(chunks)[:MAX_ANSWER_BYTES], True
     finally:
-        if file is not None and guard is not None and file._sock is guard:
+        if guard is not None and file._sock is guard:
             file._sock = guard.sock  # the connection may serve the caller's next request
 
 
@@ -196,8 +200,10 @@ def _read_piece(raw: Any) -> bytes:
     """Up to 8 KiB more of the answer, as the caller's own requests would read it."""
     if isinstance(raw, HTTPResponse):
         # requests leaves urllib3's answers undecoded (gzip, deflate): decode as it does.
-        # read1 (urllib3 2) returns what has come instead of waiting for all 8 KiB.
-        read = getattr(raw, "read1", None) or raw.read
+        # read1 (urllib3 2) returns what has come instead of waiting for all 8 KiB; it
+        # needs one on the body underneath (a socket's file has it, some SDKs' do not).
+        fp_read1 = callable(getattr(getattr(raw, "_fp", None), "read1", None))
+        read = (getattr(raw, "read1", None) if fp_read1 else None) or raw.read
         return bytes(read(8192, decode_content=True))
     # Another transport's file (a replay, a cache) holds the bytes as they are meant.
     return bytes(raw.read(8192))
@@ -213,8 +219,8 @@ def _answer_file(raw: Any) -> Any:
     fp = getattr(getattr(raw, "_fp", None), "fp", None)  # the http.client answer's file
     file = getattr(fp, "raw", None)
     sock = getattr(file, "_sock", None)
-    has = [callable(getattr(sock, name, None)) for name in ("recv_into", "settimeout")]
-    return file if all(has) else None
+    usable = all(callable(getattr(sock, name, None)) for name in ("recv_into", "settimeout"))
+    return file if usable else None
 
 
 class _WireLimit(Exception):

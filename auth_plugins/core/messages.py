@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .errors import LoginError
 from .record import Record, field
 
 #: The most of a login answer an adapter reads (decoded). A login answer is a few
@@ -139,3 +140,18 @@ def error_body_worth_reading(headers: Mapping[str, str]) -> bool:
         return False
     limit = MAX_COMPRESSED_ERROR if headers.get("Content-Encoding") else MAX_ANSWER_BYTES
     return int(length) <= limit
+
+
+def cut_short(what: str, where: str, status: int, exc: BaseException) -> LoginError:
+    """The error for an answer whose head came (``status``) but whose body broke off.
+
+    The server was reached: "could not reach" would send the user to check the URL.
+    Only the exception's type is named (its text may quote the request).
+    """
+    return LoginError(
+        f"{what} answered HTTP {status}, but its body could not be read whole "
+        f"({type(exc).__name__}) ({where})",
+        status=status,
+        hint="Try again later; if it goes on, the server or something between (a proxy) "
+        "breaks its answers",
+    )
