@@ -419,6 +419,32 @@ def test_a_refusal_recorded_by_an_earlier_version_still_holds_back() -> None:
     assert corrected.renew(None, send).access_token == "t"
 
 
+def test_a_remembered_refusal_says_where_it_is_remembered(tmp_path: Path) -> None:
+    """Read from a shared store, a refusal names that store (where the user must clear
+    it); one in memory only, or kept by the process whose shared store could not write
+    it, says "this process"."""
+
+    class SharedButFull(FullDisk):
+        persistent = True
+
+    def refused_then_held_back(first: Any, then: Any) -> str:
+        with pytest.raises(InvalidCredentials):
+            first.renew(None, Script(refused(401, {})))
+        with pytest.raises(InvalidCredentials) as caught:
+            then.renew(None, Script())
+        assert caught.value.remembered
+        return str(caught.value)
+
+    shared, memory, full = FileTokenStore(tmp_path), MemoryTokenStore(), SharedButFull()
+    settings = teamup_settings()
+    message = refused_then_held_back(renewal(settings, shared), renewal(settings, shared))
+    assert f"(remembered in {shared!r}," in message
+    message = refused_then_held_back(renewal(settings, memory), renewal(settings, memory))
+    assert "(remembered in this process," in message
+    job = renewal(settings, full)
+    assert "(remembered in this process," in refused_then_held_back(job, job)
+
+
 def test_a_login_held_back_asks_for_no_two_factor_key() -> None:
     """A refused password, remembered in the store, stops the login before any prompt."""
     store = MemoryTokenStore()

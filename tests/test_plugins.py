@@ -401,6 +401,12 @@ def declare(**changes: Any) -> Vendor:
             "base_url, password, token, username",
         ),
         ({"login_body": {"user": "{username"}}, "login_body has a broken template"),
+        (
+            {"login_body": {"user": "{username}", "data": "{}"}},
+            "login_body has a broken template: '{}' in '{}' names no value: write a name, "
+            "as in '{username}', or '{{' and '}}' for braces",
+        ),
+        ({"login_headers": {"X-N": "n{0}"}}, "login_headers has a broken template: '{0}' in"),
         ({"login_body": {"t": "{token}"}}, "login_body uses {token}"),
         ({"api_headers": {"X-Org": "{username}"}}, "api_headers must send the token"),
         ({"options": (Option("password"),)}, "option name(s) password are taken"),
