@@ -89,6 +89,25 @@ def test_a_refresh_call_is_named_a_token_refresh_and_keeps_the_idle_window() -> 
     assert token.refresh_token == "rt-2"
 
 
+def test_a_renewal_refreshes_with_its_idle_window_and_logs_a_failed_refresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through a renewal: the refreshed token keeps the auth's idle window; a refused
+    refresh is logged with the vendor and the user before the password login."""
+    job = renewal(teamup_settings(), idle_timeout=300.0)
+    stale = Token("old", refresh_token="rt-1")
+    send = Script(ok({"access_token": "new", "refresh_token": "rt-2"}))
+    assert job.renew(stale, send).idle_timeout == 300.0
+    send = Script(refused(400, {"message": "expired"}), ok({"access_token": "t2"}))
+    with caplog.at_level(logging.INFO, logger="auth_plugins"):
+        renewed = renewal(teamup_settings()).renew(Token("old", refresh_token="rt-2"), send)
+    assert renewed.access_token == "t2"
+    assert [call.what for call in send.calls] == ["token refresh", "login"]
+    assert "teamup: token refresh for alice failed (HTTP 400); logging in with the password" in [
+        r.getMessage() for r in caplog.records
+    ]
+
+
 def test_a_refused_refresh_says_the_refresh_failed_not_the_login() -> None:
     """A person reading the error must know it was the refresh token, not the password."""
     settings = teamup_settings()

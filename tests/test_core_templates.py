@@ -10,8 +10,8 @@ from auth_plugins.core.templates import fill, fill_headers, template_names
 def test_a_field_alone_keeps_its_values_type() -> None:
     """``"{n}"`` is the value itself, as JSON sends it: a number stays a number, a flag a
     flag, in mappings and lists alike (text would be "5" and "True")."""
-    template = {"n": "{n}", "flag": "{flag}", "items": ["{n}", "{flag}"]}
-    assert fill(template, {"n": 5, "flag": True}) == {"n": 5, "flag": True, "items": [5, True]}
+    template = {"n": "{n}", "flag": "{is_on}", "items": ["{n}", "{is_on}"]}
+    assert fill(template, {"n": 5, "is_on": True}) == {"n": 5, "flag": True, "items": [5, True]}
 
 
 def test_text_without_fields_is_sent_as_it_is() -> None:
