@@ -11,6 +11,9 @@
 - :class:`EndlessServer`: answers 200 with a body that never ends (a few KiB every few ms).
 - :class:`HollowGzipServer`: answers 200 with a gzip body that never ends and inflates to
   nothing (empty deflate blocks), slowly or as fast as it can.
+- :class:`FramingDripServer`: answers with its head, its ``1xx`` answers, a chunk-size line or
+  its trailers dripping in, a byte at a time: what a client's per-read timeout never ends; or
+  (``keep-alive``) answers every request of a connection, a login at once, the rest slowly.
 - :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
   plain 50 MiB body, for tests of how much a client is willing to read.
 
@@ -45,6 +48,7 @@ __all__ = [
     "BombServer",
     "EndlessServer",
     "ForwardProxy",
+    "FramingDripServer",
     "HollowGzipServer",
     "LoopbackServer",
     "PausingServer",
@@ -567,6 +571,82 @@ class HollowGzipServer(LoopbackServer):
         hang_up = time.monotonic() + self.give_up
         while not self._stopping.wait(self.interval) and time.monotonic() < hang_up:
             conn.sendall(pieces)
+
+
+class FramingDripServer(LoopbackServer):
+    """Answers every request 200, the HTTP framing around its body (not the body) coming
+    slowly, as ``shape`` says; one piece every ``interval`` seconds until the client goes,
+    stop(), or ``give_up`` seconds (then it hangs up):
+
+    - ``head``: the status line, then a header line a byte at a time;
+    - ``informational``: ``103 Early Hints`` answers, one after the other, never the answer;
+    - ``chunk-size``: a chunked head, then a chunk-size line whose extension drips;
+    - ``trailers``: a whole chunked :func:`drip_body`, then a trailer field that drips;
+    - ``keep-alive``: every request of a connection answered in turn, the connection kept:
+      a ``POST`` (a login) with :func:`drip_body` at once, anything else with ``ok`` after
+      ``interval`` (a slow API). ``connections`` counts the connections accepted.
+    """
+
+    SHAPES = ("head", "informational", "chunk-size", "trailers", "keep-alive")
+
+    def __init__(self, shape: str, interval: float = 0.05, give_up: float = 8.0) -> None:
+        if shape not in self.SHAPES:
+            raise ValueError(f"shape must be one of {self.SHAPES}")
+        super().__init__()
+        self.shape = shape
+        self.interval = interval
+        self.give_up = give_up
+        self.body = drip_body(200)
+        self._connections = 0
+
+    @property
+    def connections(self) -> int:
+        """How many connections the server accepted."""
+        with self._lock:
+            return self._connections
+
+    def handle(self, conn: socket.socket) -> None:
+        """Serve one connection as ``shape`` says."""
+        with self._lock:
+            self._connections += 1
+        if self.shape == "keep-alive":
+            self._keep_alive(conn)
+            return
+        head, rest = _read_head(conn)
+        _drain_body(conn, head, rest)
+        chunked = "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        first, piece = {
+            "head": ("HTTP/1.1 200 OK\r\nX-Slow: ", "a"),
+            "informational": ("", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"),
+            "chunk-size": (f"HTTP/1.1 200 OK\r\n{chunked}1;ext=", "a"),
+            "trailers": (
+                f"HTTP/1.1 200 OK\r\n{chunked}{len(self.body):x}\r\n"
+                + self.body.decode()
+                + "\r\n0\r\nX-Slow: ",
+                "a",
+            ),
+        }[self.shape]
+        conn.sendall(first.encode("latin-1"))
+        hang_up = time.monotonic() + self.give_up
+        while not self._stopping.wait(self.interval) and time.monotonic() < hang_up:
+            conn.sendall(piece.encode("latin-1"))
+
+    def _keep_alive(self, conn: socket.socket) -> None:
+        for _ in range(100):
+            try:
+                head, rest = _read_head(conn)
+            except ConnectionError:  # the client closed the connection between requests
+                return
+            _drain_body(conn, head, rest)
+            if head.method == "POST":
+                headers = {"Content-Type": "application/json"}
+                body = self.body
+            else:
+                if self._stopping.wait(self.interval):
+                    return
+                headers, body = {"Content-Type": "text/plain"}, b"ok"
+            headers["Content-Length"] = str(len(body))
+            conn.sendall(_status_head(200, "OK", headers) + body)
 
 
 def gzip_header() -> bytes:

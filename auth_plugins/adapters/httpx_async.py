@@ -239,6 +239,7 @@ async def read_login_answer(login: calls.LoginRequest, response: httpx.Response)
 async def send_call(client: httpx.AsyncClient, call: Call) -> Answer:
     """One core call through ``client`` (without its auth); LoginError when it fails."""
     login = calls.LoginRequest(call, client.timeout.as_dict(), calls.user_agent(None))
+    login.request.extensions["trace"] = login.async_trace
     failure: Optional[LoginError] = None
     try:
         response = await client.send(login.request, stream=True, auth=None, follow_redirects=False)

@@ -10,10 +10,12 @@ decoded stream then yields nothing, so no check between its pieces ever runs).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Optional
 
+import httpcore
 import httpx
 
 from ..core.messages import MAX_WIRE_BYTES
@@ -41,6 +43,101 @@ class TimeLeft(dict):  # type: ignore[type-arg]  # httpcore reads a plain dict's
         if not isinstance(limit, (int, float)):
             return limit
         return min(float(limit), max(self.ends - time.monotonic(), _NO_TIME))
+
+
+def _within(timeout: Optional[float], ends: float, expired: type[Exception]) -> float:
+    """``timeout`` clipped to the time left until ``ends``; ``expired`` once none is left
+    (a short wait would not do: a server that always has a byte ready never lets it end)."""
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise expired("the login's time is over")
+    return left if timeout is None else min(timeout, left)
+
+
+class HeldStreams:
+    """The network streams of a login's HTTP/1.1 connection, each of their reads, writes and
+    TLS handshakes held within the time left until ``ends``.
+
+    httpcore's HTTP/1.1 connection asks ``extensions["timeout"]`` once for the whole head
+    and once for the whole body, then waits that long on every socket read within: a head
+    dripped a byte at a time, endless ``1xx`` answers, a chunk-size line or trailers that
+    drip in each kept the login for as long as the server liked (:class:`TimeLeft` alone
+    bounds only the first wait). Nothing per read can be hooked but the stream itself,
+    and only the connection knows its stream (one from the pool may be reused), so
+    :meth:`hold` is called from httpcore's trace, with the connection up the stack.
+    The stream's methods are shadowed on the instance and put back by :meth:`release`,
+    before the connection serves anyone else.
+    """
+
+    def __init__(self, ends: float) -> None:
+        self.ends = ends
+        self._held: list[Any] = []
+
+    def hold(self, *, asynchronous: bool) -> None:
+        """Hold the stream of the httpcore connection that is tracing (if one is found)."""
+        stream = _tracing_connection_stream(sys._getframe(1))
+        if stream is None or any(held is stream for held in self._held):
+            return
+        try:
+            for name, method in _bounded_methods(stream, self.ends, asynchronous).items():
+                setattr(stream, name, method)
+        except AttributeError:  # a stream with __slots__: left as it is
+            return
+        self._held.append(stream)
+
+    def release(self) -> None:
+        """Give every held stream its own methods back (its connection may serve others)."""
+        for stream in self._held:
+            for name in ("read", "write", "start_tls"):
+                vars(stream).pop(name, None)
+        self._held.clear()
+
+
+def _tracing_connection_stream(frame: Any) -> Any:
+    """The network stream of the httpcore HTTP/1.1 connection a few frames up, or ``None``
+    (HTTP/2 asks for its timeout before each read: it needs no holding)."""
+    for _ in range(8):
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, (httpcore.HTTP11Connection, httpcore.AsyncHTTP11Connection)):
+            return getattr(owner, "_network_stream", None)
+        frame = frame.f_back
+    return None
+
+
+def _bounded_methods(stream: Any, ends: float, asynchronous: bool) -> dict[str, Any]:
+    """``read``, ``write`` and ``start_tls`` of ``stream``, each wait within ``ends``."""
+    read, write, start_tls = stream.read, stream.write, stream.start_tls
+    if asynchronous:
+
+        async def aread(max_bytes: int, timeout: Optional[float] = None) -> bytes:
+            data: bytes = await read(max_bytes, _within(timeout, ends, httpcore.ReadTimeout))
+            return data
+
+        async def awrite(buffer: bytes, timeout: Optional[float] = None) -> None:
+            await write(buffer, _within(timeout, ends, httpcore.WriteTimeout))
+
+        async def astart_tls(context: Any, hostname: Any = None, timeout: Any = None) -> Any:
+            # Through a proxy the handshake follows the CONNECT, on a connect timeout
+            # httpcore took before it.
+            return await start_tls(
+                context, hostname, _within(timeout, ends, httpcore.ConnectTimeout)
+            )
+
+        return {"read": aread, "write": awrite, "start_tls": astart_tls}
+
+    def sread(max_bytes: int, timeout: Optional[float] = None) -> bytes:
+        data: bytes = read(max_bytes, _within(timeout, ends, httpcore.ReadTimeout))
+        return data
+
+    def swrite(buffer: bytes, timeout: Optional[float] = None) -> None:
+        write(buffer, _within(timeout, ends, httpcore.WriteTimeout))
+
+    def sstart_tls(context: Any, hostname: Any = None, timeout: Any = None) -> Any:
+        return start_tls(context, hostname, _within(timeout, ends, httpcore.ConnectTimeout))
+
+    return {"read": sread, "write": swrite, "start_tls": sstart_tls}
 
 
 class WireLimit(Exception):

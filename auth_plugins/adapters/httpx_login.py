@@ -18,7 +18,7 @@ import httpx
 
 from ..core.errors import LoginError
 from ..core.messages import MAX_ANSWER_BYTES, Answer, Call, Headers, cut_short
-from .httpx_bounds import TimeLeft, WireCounted, WireLimit
+from .httpx_bounds import HeldStreams, TimeLeft, WireCounted, WireLimit
 from .requests import url_path
 
 #: Marks our login requests (in ``request.extensions``) so their answers leave ``history``.
@@ -76,6 +76,8 @@ class LoginRequest:
         #: The first failure the transport traced (connect, TLS, read), if any.
         self.failure: Optional[BaseException] = None
         self.body = LoginBody(call.body, self.what)
+        #: The connection's streams, held to ``ends`` while this call uses them.
+        self.held = HeldStreams(self.ends)
         headers = {"User-Agent": user_agent, **call.headers}
         # content=b"" gives Host and the rest of the usual preparation, and keeps
         # request.content empty; the body itself travels in the one-shot stream.
@@ -96,17 +98,27 @@ class LoginRequest:
         self.request = request
 
     def sync_trace(self, name: str, info: dict[str, Any]) -> None:
-        """httpcore's ``trace`` extension (sync): remember why a send failed."""
-        if name.endswith(".failed") and self.failure is None:
-            self.failure = info.get("exception")
+        """httpcore's ``trace`` extension (sync): hold the connection's stream to the
+        deadline while this call uses it, and remember why a send failed."""
+        self._traced(name, info, asynchronous=False)
 
     async def async_trace(self, name: str, info: dict[str, Any]) -> None:
         """httpcore's ``trace`` extension (async)."""
-        self.sync_trace(name, info)
+        self._traced(name, info, asynchronous=True)
+
+    def _traced(self, name: str, info: dict[str, Any], *, asynchronous: bool) -> None:
+        if name == "http11.send_request_headers.started":
+            self.held.hold(asynchronous=asynchronous)
+        elif name == "http11.response_closed.started":
+            # Before the connection goes back to the pool, to serve the caller's requests.
+            self.held.release()
+        if name.endswith(".failed") and self.failure is None:
+            self.failure = info.get("exception")
 
     def scrub(self) -> None:
         """Leave nothing secret on the request (``exc.request``, ``history``)."""
         self.body.wipe()
+        self.held.release()
         request = self.request
         for name in list(request.headers):
             if name.lower() not in _KEPT_REQUEST_HEADERS:
@@ -174,6 +186,8 @@ def transport_error(
                 f"timeout ({login.url})",
                 hint="Try again later or raise timeout= on the client or the request",
             )
+        if status is not None:  # the head came in time, the rest of the answer did not
+            return login.too_slow(status)
         return LoginError(
             f"{login.what} did not answer within {login.timeout:.3g}s ({login.url})",
             hint="Try again later or raise the auth's timeout=",
@@ -266,6 +280,7 @@ def client_sender(client: httpx.Client) -> Callable[[Call], Answer]:
 
     def send(call: Call) -> Answer:
         login = LoginRequest(call, client.timeout.as_dict(), user_agent(None))
+        login.request.extensions["trace"] = login.sync_trace
         failure: Optional[LoginError] = None
         try:
             response = client.send(login.request, stream=True, auth=None, follow_redirects=False)
