@@ -1076,7 +1076,7 @@ class Urllib3OverReadOnlyBodyAdapter(requests.adapters.HTTPAdapter):
         headers = {**response.headers, "Content-Encoding": "gzip"}
         headers["Content-Length"] = str(len(body))
         raw = HTTPResponse(
-            body=ReadOnlyBody(body),
+            body=ReadOnlyBody(body),  # type: ignore[arg-type]  # any object with read()
             headers=headers,
             status=response.status_code,
             preload_content=False,
