@@ -97,7 +97,10 @@ def test_a_renewal_refreshes_with_its_idle_window_and_logs_a_failed_refresh(
     job = renewal(teamup_settings(), idle_timeout=300.0)
     stale = Token("old", refresh_token="rt-1")
     send = Script(ok({"access_token": "new", "refresh_token": "rt-2"}))
-    assert job.renew(stale, send).idle_timeout == 300.0
+    with caplog.at_level(logging.INFO, logger="auth_plugins"):
+        assert job.renew(stale, send).idle_timeout == 300.0
+    assert [r.getMessage() for r in caplog.records] == ["teamup: refreshed the token for alice"]
+    caplog.clear()
     send = Script(refused(400, {"message": "expired"}), ok({"access_token": "t2"}))
     with caplog.at_level(logging.INFO, logger="auth_plugins"):
         renewed = renewal(teamup_settings()).renew(Token("old", refresh_token="rt-2"), send)
