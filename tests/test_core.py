@@ -178,9 +178,10 @@ def test_a_two_factor_handler_finishes_the_login_in_the_same_renewal() -> None:
         settings.set("verification_key", "vk-2")
         return True
 
-    job = renewal(settings, two_factor=handler)
+    job = renewal(settings, two_factor=handler, idle_timeout=300.0)
     send = Script(pending, ok({"access_token": "t", "expires_in": 600}))
-    assert job.renew(None, send).access_token == "t"
+    token = job.renew(None, send)
+    assert (token.access_token, token.idle_timeout) == ("t", 300.0)  # the auth's idle window
     assert seen[0].providers == [7]
     assert send.bodies()[1]["verification_key"] == "vk-2"
 

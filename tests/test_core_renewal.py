@@ -28,9 +28,9 @@ from auth_plugins import (
     RateLimited,
 )
 from auth_plugins.core import failures
-from auth_plugins.core.exchange import Deadline, drive, refresh, vendor_call
+from auth_plugins.core.exchange import Deadline, drive, password_login, refresh, vendor_call
 from auth_plugins.core.messages import Answer, Headers
-from auth_plugins.core.renewal import TOUCH_SAVE_SHARE
+from auth_plugins.core.renewal import LOCK_MARGIN, TOUCH_SAVE_SHARE
 from auth_plugins.core.scope import Scope
 from auth_plugins.core.settings import Settings
 from auth_plugins.core.tokens import Token
@@ -593,6 +593,47 @@ def test_a_login_is_logged_with_the_tokens_life(
     with caplog.at_level(logging.INFO, logger="auth_plugins"):
         job.renew(None, Script(ok(answer)))
     assert f"teamup: logged in as alice (first request); token {said}" in caplog.messages
+
+
+def test_a_login_is_logged_with_why_it_was_needed(caplog: pytest.LogCaptureFixture) -> None:
+    job = renewal(teamup_settings())
+    with caplog.at_level(logging.INFO, logger="auth_plugins"):
+        job.renew(Token("old"), Script(ok({"access_token": "t1"})))
+        job.renew(job.token, Script(ok({"access_token": "t2"})), rejected=True)
+    assert [m.split(";")[0] for m in caplog.messages] == [
+        "teamup: logged in as alice (token expired)",
+        "teamup: logged in as alice (token rejected)",
+    ]
+
+
+def test_a_password_login_keeps_the_auths_idle_window() -> None:
+    job = renewal(up2money_settings(), idle_timeout=300.0)
+    assert job.renew(None, Script(ok({"token": "t"}))).idle_timeout == 300.0
+
+
+def test_a_login_past_its_deadline_names_the_login() -> None:
+    clock = iter([0.0, 31.0])
+    flow = password_login(
+        TEAMUP, teamup_settings(), Deadline(30.0, clock=lambda: next(clock)), idle_timeout=None
+    )
+    with pytest.raises(LoginError, match=r"^TeamUp login did not finish within 30s in all"):
+        drive(flow, Script())
+
+
+def test_a_fleet_lock_lapses_after_the_logins_whole_deadline() -> None:
+    """A holder killed mid-login delays the others by the login's time and a margin, not
+    for ever (and never less than the login may take)."""
+
+    expiries: list[Optional[float]] = []
+
+    class LockExpiries(MemoryTokenStore):
+        def lock(self, key: TokenKey, *, expiry: Optional[float] = None) -> Any:
+            expiries.append(expiry)
+            return super().lock(key, expiry=expiry)
+
+    renewal(teamup_settings(), LockExpiries()).renew(None, Script(ok({"access_token": "t"})))
+    assert expiries == [30.0 + LOCK_MARGIN]  # the helper's timeout=30
+    assert LOCK_MARGIN > 0
 
 
 # -- scope -------------------------------------------------------------------------------------
