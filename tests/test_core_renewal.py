@@ -31,7 +31,7 @@ from auth_plugins.core import failures
 from auth_plugins.core.exchange import Deadline, drive, password_login, refresh, vendor_call
 from auth_plugins.core.messages import Answer, Headers
 from auth_plugins.core.renewal import LOCK_MARGIN, TOUCH_SAVE_SHARE
-from auth_plugins.core.scope import Scope
+from auth_plugins.core.scope import Scope, is_loopback, origin
 from auth_plugins.core.settings import Settings
 from auth_plugins.core.tokens import Token
 from auth_plugins.core.vendor import Option
@@ -644,3 +644,35 @@ def test_a_request_without_a_url_gets_no_token() -> None:
     assert scope.applies_to("https://t.example/api/customers")
     assert not scope.applies_to("")
     assert not scope.applies_to(None)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://u@t.example/api/x", "https://u:p@t.example/api/x", "https://@t.example/api"]
+)
+def test_a_url_with_a_user_name_gets_no_token(url: str) -> None:
+    """Parsers disagree on such URLs (``a@b@host``, ``user\\@host``): no guessing, no token,
+    even when the host after the last ``@`` is the vendor's."""
+    assert origin(url) == ("", "", None)
+    assert not Scope(TEAMUP, "https://t.example/api").applies_to(url)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("[::1]", True),
+        ("::1", True),
+        (".localhost", False),
+        ("localhost..x", False),
+        ("LOCALHOSTX", False),
+        ("X127.0.0.1", False),
+        ("[::2]", False),
+        ("10.0.0.1", False),
+        ("", False),
+    ],
+)
+def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
