@@ -876,6 +876,41 @@ def test_a_kept_alive_connection_serves_the_callers_requests_on_their_own_time_a
         assert server.connections == 1  # the login's connection, kept and reused
 
 
+@pytest.mark.parametrize("mode", ["flow", "async-flow"])
+def test_a_login_that_runs_out_of_time_waiting_for_a_pooled_connection_is_a_login_error(
+    teamup_auth: Any, mode: str
+) -> None:
+    """The client's one connection is busy with a streamed answer: the login waits for it
+    only as long as its own 0.5 s (not the client's 10 s), then says so. httpcore traces
+    nothing of that wait, so the flow let a bare ``httpx.PoolTimeout`` through, with no
+    message (``get_token`` said it was the login)."""
+    limits = httpx.Limits(max_connections=1)
+    with FramingDripServer("keep-alive", interval=0.01) as server:
+        auth = teamup_auth(base_url=server.url, timeout=0.5)
+
+        def log_in() -> None:
+            with (
+                httpx.Client(timeout=TIMEOUT, limits=limits) as client,
+                client.stream("GET", server.url + "/busy"),
+            ):
+                client.get(server.url + "/customers", auth=auth)
+
+        async def alog_in() -> None:
+            async with (
+                httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client,
+                client.stream("GET", server.url + "/busy"),
+            ):
+                await client.get(server.url + "/customers", auth=auth)
+
+        with pytest.raises(LoginError) as caught:
+            log_in() if mode == "flow" else run(alog_in)
+    assert str(caught.value) == (
+        f"TeamUp login did not answer within 0.5s ({server.url}/auth/password_login). "
+        "Try again later or raise the auth's timeout="
+    )
+    assert_nothing_secret(texts_of_exception(caught.value))
+
+
 # -- TLS -------------------------------------------------------------------------------------
 
 

@@ -36,13 +36,27 @@ class TimeLeft(dict):  # type: ignore[type-arg]  # httpcore reads a plain dict's
     def __init__(self, limits: dict[str, float], ends: float) -> None:
         super().__init__(limits)
         self.ends = ends
+        #: When the wait for a pooled connection the pool is in ends (``None``: not waiting).
+        self.pool_wait_ends: Optional[float] = None
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The phase's limit, or the time left if that is shorter."""
         limit = super().get(key, default)
         if not isinstance(limit, (int, float)):
             return limit
-        return min(float(limit), max(self.ends - time.monotonic(), _NO_TIME))
+        now = time.monotonic()
+        wait = min(float(limit), max(self.ends - now, _NO_TIME))
+        if key == "pool":  # asked once, as the pool starts waiting for a connection
+            self.pool_wait_ends = now + wait
+        return wait
+
+    def pool_timed_out(self) -> bool:
+        """True when the pool was still waiting for a connection and its time is over.
+
+        httpcore traces nothing of that wait: a send that failed with no traced failure,
+        once this time passed, is an ``httpx.PoolTimeout``.
+        """
+        return self.pool_wait_ends is not None and time.monotonic() >= self.pool_wait_ends
 
 
 def _within(timeout: Optional[float], ends: float, expired: type[Exception]) -> float:

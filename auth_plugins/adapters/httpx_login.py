@@ -90,9 +90,10 @@ class LoginRequest:
             for name, value in (timeouts or {}).items()
             if isinstance(value, (int, float)) and value < call.timeout
         }
+        #: Each network wait within what is left of the call's time.
+        self.time_left = TimeLeft(clip_timeouts(timeouts, call.timeout), self.ends)
         request.extensions = {
-            # Each network wait within what is left of the call's time (see TimeLeft).
-            "timeout": TimeLeft(clip_timeouts(timeouts, call.timeout), self.ends),
+            "timeout": self.time_left,
             LOGIN_MARK: True,
         }
         self.request = request
@@ -107,6 +108,8 @@ class LoginRequest:
         self._traced(name, info, asynchronous=True)
 
     def _traced(self, name: str, info: dict[str, Any], *, asynchronous: bool) -> None:
+        # Anything traced comes from a connection: the pool's wait for one is over.
+        self.time_left.pool_wait_ends = None
         if name == "http11.send_request_headers.started":
             self.held.hold(asynchronous=asynchronous)
         elif name == "http11.response_closed.started":
@@ -133,6 +136,10 @@ class LoginRequest:
         """
         self.scrub()
         failure = self.failure
+        if failure is None and self.time_left.pool_timed_out():
+            # Untraced, it went past the flow as a bare httpx.PoolTimeout with no message
+            # (the client's own pool timeout may have been far longer than the login's).
+            failure = httpx.PoolTimeout("the login's wait for a connection timed out")
         return transport_error(self, failure) if isinstance(failure, Exception) else None
 
     def answer(self, response: httpx.Response, body: bytes, oversized: bool) -> Answer:
