@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Optional, TypeVar
@@ -578,6 +579,35 @@ def test_aget_token_through_a_client_that_cannot_connect(teamup_auth: Any) -> No
     assert str(error) == unreachable_message(url)
     assert_nothing_secret(texts_of_exception(error))
     assert auth.token is None
+
+
+@pytest.mark.parametrize("mode", ["flow", "async-flow"])
+def test_a_login_that_cannot_connect_inside_a_request_shows_no_transport_traceback(
+    teamup_auth: Any, mode: str
+) -> None:
+    """httpx closes the flow while it handles its ConnectError: the LoginError raised then
+    was shown as raised "during handling of" it (or of the flow's GeneratorExit), with
+    httpcore's traceback and the login request, unlike the one from ``get_token``."""
+    url = unreachable_url()
+    auth = teamup_auth(base_url=url)
+
+    def log_in() -> None:
+        with httpx.Client(auth=auth, timeout=TIMEOUT) as client:
+            client.get(url + "/customers")
+
+    async def alog_in() -> None:
+        async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT) as client:
+            await client.get(url + "/customers")
+
+    with pytest.raises(LoginError) as caught:
+        log_in() if mode == "flow" else run(alog_in)
+    error = caught.value
+    assert str(error) == unreachable_message(url)
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+    shown = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    assert "During handling of the above exception" not in shown
+    assert "httpcore" not in shown
 
 
 def redirect_login(sandbox: Sandbox) -> None:

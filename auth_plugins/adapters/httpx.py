@@ -249,7 +249,10 @@ def drive_sync(flow: Flow[T], template: Optional[httpx.Request]) -> HttpxFlow[T]
                 if failure is None:
                     raise
             if failure is not None:
-                raise failure  # outside the except block (see send_failed)
+                # httpx closes the flow while it handles the transport's error, which would
+                # ride along (printed as a traceback from deep in httpcore, the login request
+                # in it) even outside the except block: 'from None' leaves it out.
+                raise failure from None
             try:
                 answer = read_login_answer(login, response)
             except LoginError as exc:

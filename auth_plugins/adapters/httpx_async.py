@@ -197,7 +197,10 @@ async def renew(
                     if failure is None:
                         raise
                 if failure is not None:
-                    raise failure  # outside the except block (see LoginRequest.send_failed)
+                    # httpx closes the flow while it handles the transport's error, which would
+                    # ride along (printed as a traceback from deep in httpcore, the login request
+                    # in it) even outside the except block: 'from None' leaves it out.
+                    raise failure from None
                 try:
                     answer = await read_login_answer(login, response)
                 except LoginError as exc:
