@@ -33,6 +33,7 @@ from httpx_helpers import (
 )
 from netservers import (
     EndlessServer,
+    ForwardProxy,
     FramingDripServer,
     HollowGzipServer,
     PausingServer,
@@ -608,6 +609,34 @@ def test_a_login_that_cannot_connect_inside_a_request_shows_no_transport_traceba
     shown = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     assert "During handling of the above exception" not in shown
     assert "httpcore" not in shown
+
+
+@pytest.mark.parametrize("mode", ["flow", "async-flow"])
+def test_a_proxy_refusing_the_logins_tunnel_is_a_login_error(
+    sandbox: Sandbox, teamup_auth: Any, mode: str
+) -> None:
+    """The client's proxy answers the login's CONNECT 403 (it reaches loopback hosts only):
+    httpcore raises its ProxyError without tracing it, and the flow let it through bare
+    ("403 Forbidden", naming no login), where ``get_token`` said which login failed."""
+    login_url = "https://login.example.invalid"
+    auth = teamup_auth(base_url=login_url, allowed_hosts=[sandbox.url])
+
+    def log_in(proxy: str) -> None:
+        with httpx.Client(auth=auth, proxy=proxy, timeout=TIMEOUT) as client:
+            client.get(sandbox.teamup_url + "/customers")
+
+    async def alog_in(proxy: str) -> None:
+        async with httpx.AsyncClient(auth=auth, proxy=proxy, timeout=TIMEOUT) as client:
+            await client.get(sandbox.teamup_url + "/customers")
+
+    with ForwardProxy() as proxy, pytest.raises(LoginError) as caught:
+        log_in(proxy.url) if mode == "flow" else run(lambda: alog_in(proxy.url))
+    assert str(caught.value) == (
+        f"TeamUp login failed: could not reach {login_url}/auth/password_login (ProxyError). "
+        "Check the base URL and the network (and the client's proxy)"
+    )
+    assert proxy.seen == [("CONNECT", "login.example.invalid:443")]
+    assert sandbox.logins("teamup") == 0
 
 
 def redirect_login(sandbox: Sandbox) -> None:

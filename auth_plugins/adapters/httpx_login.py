@@ -75,6 +75,8 @@ class LoginRequest:
         self.ends = self.started + call.timeout
         #: The first failure the transport traced (connect, TLS, read), if any.
         self.failure: Optional[BaseException] = None
+        #: Whether the request httpcore is sending is a proxy's CONNECT (for this call).
+        self._tunnelling = False
         self.body = LoginBody(call.body, self.what)
         #: The connection's streams, held to ``ends`` while this call uses them.
         self.held = HeldStreams(self.ends)
@@ -111,10 +113,17 @@ class LoginRequest:
         # Anything traced comes from a connection: the pool's wait for one is over.
         self.time_left.pool_wait_ends = None
         if name == "http11.send_request_headers.started":
+            self._tunnelling = getattr(info.get("request"), "method", None) == b"CONNECT"
             self.held.hold(asynchronous=asynchronous)
         elif name == "http11.response_closed.started":
             # Before the connection goes back to the pool, to serve the caller's requests.
             self.held.release()
+        elif name == "http11.receive_response_headers.complete" and self._tunnelling:
+            # A proxy refusing the tunnel: httpcore raises its ProxyError untraced, and the
+            # flow let it through bare ("403 Forbidden", naming no login).
+            status, reason = _status_of(info.get("return_value"))
+            if status and not 200 <= status < 300 and self.failure is None:
+                self.failure = httpx.ProxyError(f"{status} {reason}")
         if name.endswith(".failed") and self.failure is None:
             self.failure = info.get("exception")
 
@@ -164,6 +173,16 @@ class LoginRequest:
             status=status,
             hint="Try again later or raise the auth's timeout=",
         )
+
+
+def _status_of(head: Any) -> tuple[int, str]:
+    """Status and reason of httpcore's traced answer head (version, status, reason,
+    headers); ``(0, "")`` for anything else."""
+    if isinstance(head, tuple) and len(head) == 4 and isinstance(head[1], int):
+        reason = head[2]
+        text = reason.decode("ascii", "replace") if isinstance(reason, bytes) else ""
+        return head[1], text
+    return 0, ""
 
 
 def transport_error(
