@@ -2,7 +2,8 @@
 
 - :class:`ForwardProxy` (fixture ``forward_proxy``): an HTTP forward proxy taking both
   absolute-URI requests (``GET http://host/...``) and ``CONNECT`` tunnels (HTTPS); it records
-  what it was asked for, so a test can assert that a call went through it.
+  what it was asked for, so a test can assert that a call went through it; ``tls=`` (a server
+  context) makes it an HTTPS proxy, for TLS in TLS.
 - :class:`SlowDripServer` (``slow_drip_server``): answers 200 with a JSON body sent one byte
   at a time, so a client with only a per-read timeout would wait for minutes.
 - :class:`PausingServer`: answers a login (any ``POST``) 200 with half a JSON login answer
@@ -14,6 +15,8 @@
 - :class:`FramingDripServer`: answers with its head, its ``1xx`` answers, a chunk-size line or
   its trailers dripping in, a byte at a time: what a client's per-read timeout never ends; or
   (``keep-alive``) answers every request of a connection, a login at once, the rest slowly.
+- :class:`RecordDripServer`: HTTPS; answers a login with its body as one TLS record whose bytes
+  drip in, what a TLS layer waiting a timeout per socket read within a record never ends.
 - :class:`BombServer` (``bomb_server``): answers with a gzip body that inflates to 1 GiB, or a
   plain 50 MiB body, for tests of how much a client is willing to read.
 
@@ -33,6 +36,7 @@ import ipaddress
 import json
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -53,6 +57,7 @@ __all__ = [
     "LoopbackServer",
     "PausingServer",
     "ProxiedRequest",
+    "RecordDripServer",
     "SlowDripServer",
     "bomb_server",
     "drip_body",
@@ -326,9 +331,16 @@ class ForwardProxy(LoopbackServer):
     not reach anything off this machine.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self._requests: list[ProxiedRequest] = []
+        #: With a server context, an HTTPS proxy: clients speak TLS to it (TLS in TLS).
+        self.tls = tls
+
+    @property
+    def url(self) -> str:
+        """The proxy's URL, ``https://`` when it speaks TLS."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[ProxiedRequest]:
@@ -344,6 +356,8 @@ class ForwardProxy(LoopbackServer):
 
     def handle(self, conn: socket.socket) -> None:
         """Serve one client connection: one tunnel, or one forwarded request."""
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         head, rest = _read_head(conn)
         with self._lock:
             self._requests.append(ProxiedRequest(head.method, head.target, dict(head.headers)))
@@ -468,6 +482,77 @@ class SlowDripServer(LoopbackServer):
             if index and (self._stopping.wait(self.interval) or time.monotonic() > hang_up):
                 return
             conn.sendall(self.body[index : index + 1])
+
+
+class RecordDripServer(LoopbackServer):
+    """HTTPS (server ``context``): answers a ``POST`` (a login) 200, its head at once, then
+    :func:`drip_body` as one TLS record whose bytes go out one every ``interval`` seconds
+    (until ``give_up``, then it hangs up); anything else 401 at once.
+
+    Each byte is a read of its own for the socket underneath the client's TLS: a TLS layer
+    that gives each socket read within one record the whole timeout (TLS in TLS, through
+    an HTTPS proxy) waits until the record is whole.
+    """
+
+    def __init__(
+        self, context: ssl.SSLContext, interval: float = 0.02, give_up: float = 8.0
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self.interval = interval
+        self.give_up = give_up
+        self.body = drip_body(300)
+
+    @property
+    def url(self) -> str:
+        """The server's root URL, ``https://127.0.0.1:PORT``."""
+        return f"https://127.0.0.1:{self.port}"
+
+    def handle(self, conn: socket.socket) -> None:
+        """Shake hands, read one request, then answer as the class says."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+
+        def flush() -> None:
+            conn.sendall(outgoing.read())
+
+        def feed() -> None:
+            flush()
+            data = conn.recv(65536)
+            if not data:
+                raise ConnectionError("the client went away")
+            incoming.write(data)
+
+        for _ in range(100):
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                feed()
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < MAX_HEAD_BYTES:
+            try:
+                request += tls.read(65536)
+            except ssl.SSLWantReadError:
+                feed()
+        if not request.startswith(b"POST"):
+            tls.write(_status_head(401, "Unauthorized", {"Content-Length": "2"}) + b"{}")
+            flush()
+            return
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(self.body)),
+            "Connection": "close",
+        }
+        tls.write(_status_head(200, "OK", headers))
+        flush()
+        tls.write(self.body)
+        record = outgoing.read()
+        hang_up = time.monotonic() + self.give_up
+        for index in range(len(record)):
+            if self._stopping.wait(self.interval) or time.monotonic() > hang_up:
+                return
+            conn.sendall(record[index : index + 1])
 
 
 # --------------------------------------------------------------------------- a pause

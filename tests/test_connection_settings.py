@@ -12,10 +12,12 @@ import json
 import os
 import re
 import socket
+import ssl
 import time
 import tracemalloc
 from typing import Any, Callable
 
+import httpx
 import pytest
 import requests
 from netservers import (
@@ -23,6 +25,7 @@ from netservers import (
     ForwardProxy,
     HollowGzipServer,
     PausingServer,
+    RecordDripServer,
     SlowDripServer,
 )
 
@@ -471,6 +474,53 @@ def test_descriptors_follow_connections_not_auth_objects(sandbox: Sandbox) -> No
     assert sandbox.logins("teamup") == 300
     # 300 logins on the session's own pool: no socket per auth object.
     assert after - before < 10
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    """A server context with a certificate for 127.0.0.1, and the file of its CA."""
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path_factory.mktemp("private-ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return context, str(ca_file)
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx"])
+def test_a_login_through_an_https_proxy_ends_when_its_time_is_over(
+    private_ca: tuple[ssl.SSLContext, str], client: str
+) -> None:
+    """TLS in TLS: one read of the login's TLS is as many reads of the proxy's socket as
+    a record takes, and each waited the whole time left at its start; a record whose bytes
+    came every 20 ms kept a login of 1 s going for 7 s (urllib3's SSLTransport, httpcore's
+    TLSinTLSStream)."""
+    context, ca_file = private_ca
+    with RecordDripServer(context) as server, ForwardProxy(tls=context) as proxy:
+
+        def log_in() -> None:
+            if client == "requests":
+                with requests.Session() as session:
+                    session.verify = ca_file
+                    session.proxies = {"https": proxy.url}
+                    teamup(server.url, timeout=1.0, session=session).get_token()
+                return
+            trust = ssl.create_default_context(cafile=ca_file)
+            through = httpx.Proxy(proxy.url, ssl_context=trust)
+            with httpx.Client(proxy=through, verify=trust, timeout=10.0) as httpx_client:
+                teamup(server.url, timeout=1.0).get_token(client=httpx_client)
+
+        started = time.monotonic()
+        with pytest.raises(LoginError) as caught:
+            log_in()
+        waited = time.monotonic() - started
+    assert str(caught.value).startswith(
+        "TeamUp login did not finish within 1s: the answer came too slowly"
+    ), str(caught.value)
+    assert proxy.seen == [("CONNECT", server.url.split("//")[1])]
+    assert waited < 4.0  # generous: the bug waited 7 s
 
 
 def test_a_stalled_tls_handshake_names_the_requests_connect_limit(sandbox: Sandbox) -> None:

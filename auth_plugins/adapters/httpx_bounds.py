@@ -10,6 +10,7 @@ decoded stream then yields nothing, so no check between its pieces ever runs).
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any, Optional
 
 import httpcore
 import httpx
+from httpcore._backends.sync import TLSinTLSStream
 
 from ..core.messages import MAX_WIRE_BYTES
 
@@ -97,6 +99,11 @@ class HeldStreams:
                 setattr(stream, name, method)
         except AttributeError:  # a stream with __slots__: left as it is
             return
+        if isinstance(stream, TLSinTLSStream):
+            # TLS in TLS (an HTTPS proxy): one read of it is as many reads of the proxy's
+            # socket as a record takes, each waiting the timeout set once: a record whose
+            # bytes dripped in kept the login for as long as the server liked.
+            stream._sock = _DeadlineSocket(stream._sock, self.ends)  # type: ignore[assignment]
         self._held.append(stream)
 
     def release(self) -> None:
@@ -104,7 +111,29 @@ class HeldStreams:
         for stream in self._held:
             for name in ("read", "write", "start_tls"):
                 vars(stream).pop(name, None)
+            if isinstance(stream, TLSinTLSStream) and isinstance(stream._sock, _DeadlineSocket):
+                stream._sock = stream._sock.sock
         self._held.clear()
+
+
+class _DeadlineSocket:
+    """A socket each of whose reads waits no longer than what is left until ``ends``."""
+
+    def __init__(self, sock: Any, ends: float) -> None:
+        self.sock = sock
+        self._ends = ends
+
+    def recv(self, size: int) -> bytes:
+        """``socket.recv`` within the time left (``socket.timeout`` once none is)."""
+        left = self._ends - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.sock.settimeout(left)
+        data: bytes = self.sock.recv(size)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
 
 
 def _tracing_connection_stream(frame: Any) -> Any:
