@@ -10,7 +10,6 @@ decoded stream then yields nothing, so no check between its pieces ever runs).
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,9 +17,14 @@ from typing import Any, Optional
 
 import httpcore
 import httpx
-from httpcore._backends.sync import TLSinTLSStream
 
 from ..core.messages import MAX_WIRE_BYTES
+from .deadline_socket import DeadlineSocket
+
+try:  # httpcore's stream for TLS in TLS (private: without it, such reads are not held)
+    from httpcore._backends.sync import TLSinTLSStream
+except ImportError:  # pragma: no cover - another httpcore
+    TLSinTLSStream = None  # type: ignore[assignment,misc]
 
 #: The shortest wait given once the time is over: a read then times out at once
 #: (0 would make the socket non-blocking instead of timing out).
@@ -99,11 +103,11 @@ class HeldStreams:
                 setattr(stream, name, method)
         except AttributeError:  # a stream with __slots__: left as it is
             return
-        if isinstance(stream, TLSinTLSStream):
+        if TLSinTLSStream is not None and isinstance(stream, TLSinTLSStream):
             # TLS in TLS (an HTTPS proxy): one read of it is as many reads of the proxy's
             # socket as a record takes, each waiting the timeout set once: a record whose
             # bytes dripped in kept the login for as long as the server liked.
-            stream._sock = _DeadlineSocket(stream._sock, self.ends)  # type: ignore[assignment]
+            stream._sock = DeadlineSocket(stream._sock, self.ends)  # type: ignore[assignment]
         self._held.append(stream)
 
     def release(self) -> None:
@@ -111,29 +115,9 @@ class HeldStreams:
         for stream in self._held:
             for name in ("read", "write", "start_tls"):
                 vars(stream).pop(name, None)
-            if isinstance(stream, TLSinTLSStream) and isinstance(stream._sock, _DeadlineSocket):
+            if isinstance(getattr(stream, "_sock", None), DeadlineSocket):
                 stream._sock = stream._sock.sock
         self._held.clear()
-
-
-class _DeadlineSocket:
-    """A socket each of whose reads waits no longer than what is left until ``ends``."""
-
-    def __init__(self, sock: Any, ends: float) -> None:
-        self.sock = sock
-        self._ends = ends
-
-    def recv(self, size: int) -> bytes:
-        """``socket.recv`` within the time left (``socket.timeout`` once none is)."""
-        left = self._ends - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        self.sock.settimeout(left)
-        data: bytes = self.sock.recv(size)
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sock, name)
 
 
 def _tracing_connection_stream(frame: Any) -> Any:

@@ -24,6 +24,7 @@ from urllib3.util.ssltransport import SSLTransport
 
 from ..core.errors import AuthPluginError, LoginError
 from ..core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, Answer, Call, Headers, cut_short
+from .deadline_socket import DeadlineSocket
 
 
 def adapter_sender(
@@ -259,7 +260,7 @@ class _TimedSocket:
             # TLS in TLS (an HTTPS proxy): one read of it is as many reads of the proxy's
             # socket as a record takes, each waiting the timeout set once: a record whose
             # bytes dripped in kept the login for as long as the server liked.
-            self.sock.socket = _DeadlineSocket(tunnel, self._ends)
+            self.sock.socket = DeadlineSocket(tunnel, self._ends)
             try:
                 received = self.sock.recv_into(buffer)
             finally:
@@ -269,26 +270,6 @@ class _TimedSocket:
 
     def __getattr__(self, name: str) -> Any:
         # The rest (fileno, _decref_socketios when the file closes...) is the socket's.
-        return getattr(self.sock, name)
-
-
-class _DeadlineSocket:
-    """A socket each of whose reads waits no longer than what is left until ``ends``."""
-
-    def __init__(self, sock: Any, ends: float) -> None:
-        self.sock = sock
-        self._ends = ends
-
-    def recv(self, size: int) -> bytes:
-        """``socket.recv`` within the time left (``socket.timeout`` once none is)."""
-        left = self._ends - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        self.sock.settimeout(left)
-        data: bytes = self.sock.recv(size)
-        return data
-
-    def __getattr__(self, name: str) -> Any:
         return getattr(self.sock, name)
 
 
