@@ -676,3 +676,21 @@ def test_a_url_with_a_user_name_gets_no_token(url: str) -> None:
 )
 def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # A backslash only in the query is no second reading of the host.
+        ("https://t.example/api?a=\\b?c", ("https", "t.example", 443)),
+        ("https://bücher.example/", ("https", "xn--bcher-kva.example", 443)),
+        ("https:///api", ("https", "", 443)),
+        # Read two ways, or not at all: no origin, so no token.
+        ("https://t.example\\@evil.example/api", ("", "", None)),
+        ("https://t.example:99999/api", ("", "", None)),
+        ("https://a\u200d.example/", ("", "", None)),
+        ("https://aa\u3002\u3002b/", ("", "", None)),
+    ],
+)
+def test_the_origin_of_a_url(url: str, expected: tuple[str, str, Optional[int]]) -> None:
+    assert origin(url) == expected
