@@ -19,7 +19,8 @@ from auth_plugins import ConfigError
 from auth_plugins.core.errors import AuthPluginError
 from auth_plugins.core.secrets import AskLast
 from auth_plugins.core.settings import Settings
-from auth_plugins.core.vendor import Option, Vendor
+from auth_plugins.core.vendor import Option, Vendor, check_header_value
+from auth_plugins.vendors.teamup import TEAMUP
 
 PASSWORD = "correct-horse-battery"
 API_KEY = "acme-key-1234"
@@ -477,3 +478,25 @@ def test_a_secret_not_asked_for_yet_leaves_the_sharing_key_unknown() -> None:
     assert settings_.sharing_key() is None
     settings_.values()
     assert settings_.sharing_key() == _key(api_key=None)
+
+
+@pytest.mark.parametrize("value", ["a b", "a~b", "!", "\x80", "\xff", "caf\xe9", 42])
+def test_a_header_value_of_printable_latin_1_passes(value: Any) -> None:
+    check_header_value(TEAMUP, "direct_auth_key", value)  # no error
+
+
+@pytest.mark.parametrize("value", ["a\x7fb", "a\nb", "a\rb", "\x00", "\x1f", " a", "a ", "\u0100"])
+def test_a_header_value_with_a_control_character_or_an_end_space_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_header_value(TEAMUP, "direct_auth_key", value)
+    assert str(caught.value) == (
+        "TeamUp direct_auth_key has a line break, a control character or spaces at an end, "
+        "and it is sent in a header; check direct_auth_key= or TEAMUP_DIRECT_AUTH_KEY (a stray "
+        "newline from a file or a command is the usual cause)"
+    )
+
+
+def test_a_refused_header_value_that_is_no_option_names_only_its_argument() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_header_value(TEAMUP, "token", "t\n")
+    assert "; check token= (a stray newline" in str(caught.value)
