@@ -500,3 +500,23 @@ def test_a_refused_header_value_that_is_no_option_names_only_its_argument() -> N
     with pytest.raises(ConfigError) as caught:
         check_header_value(TEAMUP, "token", "t\n")
     assert "; check token= (a stray newline" in str(caught.value)
+
+
+def test_a_value_sent_only_in_a_login_header_is_checked_as_a_header_value() -> None:
+    vendor = declare(
+        api_headers={"Authorization": "Bearer {token}"}, login_headers={"X-Api-Key": "{api_key}"}
+    )
+    with pytest.raises(ConfigError, match="Acme api_key has a line break"):
+        Settings(vendor, {"username": "u", "password": "p", "api_key": "k\n"})
+
+
+@pytest.mark.parametrize(("value", "kind"), [(1.5, "float"), (True, "bool"), (["k"], "list")])
+def test_an_argument_that_is_no_string_is_refused_naming_its_type(value: Any, kind: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        declare().resolve_options({"username": "u", "password": "p", "api_key": value})
+    assert str(caught.value) == f"Acme argument api_key= must be a string, not {kind}"
+
+
+def test_a_number_argument_is_taken_as_its_text() -> None:
+    values = declare().resolve_options({"username": "u", "password": "p", "api_key": 42})
+    assert values["api_key"] == "42"
