@@ -963,10 +963,11 @@ def test_a_login_that_runs_out_of_time_waiting_for_a_pooled_connection_is_a_logi
 
         with pytest.raises(LoginError) as caught:
             log_in() if mode == "flow" else run(alog_in)
-    assert str(caught.value) == (
-        f"TeamUp login did not answer within 0.5s ({server.url}/auth/password_login). "
-        "Try again later or raise the auth's timeout="
+    # The figure is what was left of the 0.5 s when the login call began.
+    pattern = r"TeamUp login did not answer within (?:0\.5|0\.4\d*)s " + re.escape(
+        f"({server.url}/auth/password_login). Try again later or raise the auth's timeout="
     )
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
     assert_nothing_secret(texts_of_exception(caught.value))
 
 
