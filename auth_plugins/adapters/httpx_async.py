@@ -214,14 +214,14 @@ async def renew(
 
 async def read_login_answer(login: calls.LoginRequest, response: httpx.Response) -> Answer:
     """Read a login answer within its bounds (async); LoginError when it cannot be read."""
-    bounded = calls.Bounded(login)
+    bounded = calls.Bounded()
     failure: Optional[LoginError] = None
     response.stream = WireCounted(
         response.stream, login.ends, lambda: login.too_slow(response.status_code)
     )
     try:
         async for chunk in response.aiter_bytes():
-            if not bounded.add(chunk, response.status_code):
+            if not bounded.add(chunk):
                 break
     except WireLimit:  # much on the wire, little decoded: the core says what came
         bounded.oversized = True

@@ -246,15 +246,15 @@ def hide_answer(response: httpx.Response) -> None:
 
 
 class Bounded:
-    """Collects a login answer's decoded bytes up to ``MAX_ANSWER_BYTES`` and its deadline."""
+    """Collects a login answer's decoded bytes up to ``MAX_ANSWER_BYTES`` (its deadline is
+    kept piece by piece on the raw stream: see :class:`.httpx_bounds.WireCounted`)."""
 
-    def __init__(self, login: LoginRequest) -> None:
-        self.login = login
+    def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
         self.oversized = False
 
-    def add(self, chunk: bytes, status: int) -> bool:
+    def add(self, chunk: bytes) -> bool:
         """Take one chunk; False once no more should be read."""
         self.chunks.append(chunk)
         self.size += len(chunk)
@@ -262,8 +262,6 @@ class Bounded:
             # Read no further (a gzip bomb expands without end): the core says what came.
             self.oversized = True
             return False
-        if time.monotonic() > self.login.ends:
-            raise self.login.too_slow(status)
         return True
 
     def body(self) -> bytes:
@@ -273,14 +271,14 @@ class Bounded:
 
 def read_login_answer(login: LoginRequest, response: httpx.Response) -> Answer:
     """Read a login answer within its bounds (sync); LoginError when it cannot be read."""
-    bounded = Bounded(login)
+    bounded = Bounded()
     failure: Optional[LoginError] = None
     response.stream = WireCounted(
         response.stream, login.ends, lambda: login.too_slow(response.status_code)
     )
     try:
         for chunk in response.iter_bytes():
-            if not bounded.add(chunk, response.status_code):
+            if not bounded.add(chunk):
                 break
     except WireLimit:  # much on the wire, little decoded: the core says what came
         bounded.oversized = True

@@ -230,7 +230,7 @@ class _WireLimit(Exception):
     urllib3 would turn that into a dropped connection)."""
 
 
-class _TimedSocket:
+class _TimedSocket(DeadlineSocket):
     """Stands in for an answer's socket while a login reads it: each read of the socket
     waits no longer than what is left until ``ends`` (then ``socket.timeout``), and no more
     than ``MAX_WIRE_BYTES`` are read in all (then :class:`_WireLimit`).
@@ -241,18 +241,14 @@ class _TimedSocket:
     """
 
     def __init__(self, sock: Any, ends: float) -> None:
-        self.sock = sock
-        self._ends = ends
+        super().__init__(sock, ends)
         self._received = 0
 
     def recv_into(self, buffer: Any) -> int:
         """``socket.recv_into``, within the time and size left (all ``socket.SocketIO`` calls)."""
-        left = self._ends - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
+        self.wait_left()
         if self._received > MAX_WIRE_BYTES:
             raise _WireLimit
-        self.sock.settimeout(left)
         tunnel = self.sock.socket if isinstance(self.sock, SSLTransport) else None
         if tunnel is None:
             received: int = self.sock.recv_into(buffer)
@@ -267,10 +263,6 @@ class _TimedSocket:
                 self.sock.socket = tunnel
         self._received += received
         return received
-
-    def __getattr__(self, name: str) -> Any:
-        # The rest (fileno, _decref_socketios when the file closes...) is the socket's.
-        return getattr(self.sock, name)
 
 
 def _clip_timeout(caller: Any, left: float) -> tuple[float, float]:
