@@ -1033,20 +1033,6 @@ class ReplayAdapter(requests.adapters.HTTPAdapter):
         return response
 
 
-def test_a_login_over_a_transport_that_replays_answers_from_memory(sandbox: Sandbox) -> None:
-    """An answer's file from another transport is read as it is: urllib3's reading options
-    (``decode_content``) are not forced on it (that once failed the login with a TypeError)."""
-    with requests.Session() as session:
-        session.mount(sandbox.url, ReplayAdapter())
-        session.auth = teamup(sandbox)
-
-        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
-
-    assert response.status_code == 200
-    assert response.json()["count"] == 2
-    assert sandbox.logins("teamup") == 1
-
-
 class ReadOnlyBody:
     """A body object with ``read`` only (no ``read1``), as some SDKs' stream objects are."""
 
@@ -1085,20 +1071,6 @@ class Urllib3OverReadOnlyBodyAdapter(requests.adapters.HTTPAdapter):
         return self.build_response(request, raw)
 
 
-def test_a_login_over_urllib3_answers_whose_body_has_no_read1(sandbox: Sandbox) -> None:
-    """urllib3's ``read1`` needs one on the body underneath; without it the answer is read
-    with ``read``, decoded, as requests itself reads it (the login once failed)."""
-    with requests.Session() as session:
-        session.mount(sandbox.url, Urllib3OverReadOnlyBodyAdapter())
-        session.auth = teamup(sandbox)
-
-        response = session.get(sandbox.teamup_url + "/customers", timeout=5)
-
-    assert response.status_code == 200
-    assert response.json()["count"] == 2
-    assert sandbox.logins("teamup") == 1
-
-
 class InMemoryAdapter(requests.adapters.HTTPAdapter):
     """A mounted transport that builds each answer in memory, as hand-made transports and
     test doubles do: the body set as the Response's content, no file (``raw`` is None)."""
@@ -1122,13 +1094,17 @@ class InMemoryKeepingAFileAdapter(InMemoryAdapter):
         return io.BytesIO(b"")
 
 
-@pytest.mark.parametrize("adapter", [InMemoryAdapter, InMemoryKeepingAFileAdapter])
-def test_a_login_over_a_transport_that_builds_answers_in_memory(
-    sandbox: Sandbox, adapter: type[InMemoryAdapter]
+@pytest.mark.parametrize(
+    "adapter",
+    [ReplayAdapter, Urllib3OverReadOnlyBodyAdapter, InMemoryAdapter, InMemoryKeepingAFileAdapter],
+)
+def test_a_login_over_a_transport_whose_answers_are_not_urllib3_socket_answers(
+    sandbox: Sandbox, adapter: type[requests.adapters.HTTPAdapter]
 ) -> None:
-    """An answer whose content is set is read as requests reads it, from its content, with
-    no file (the login once failed: "could not reach ... (AttributeError)") or an empty one
-    (it read an empty body)."""
+    """Each transport's answer is read as requests itself reads it. The login once failed on
+    each: a replay's file read with urllib3's options (a TypeError); urllib3 over a body
+    without ``read1`` read with it; an answer built in memory, with no file ("could not reach
+    ... (AttributeError)") or an empty one (an empty body)."""
     with requests.Session() as session:
         session.mount(sandbox.url, adapter())
         session.auth = teamup(sandbox)
