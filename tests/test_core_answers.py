@@ -37,8 +37,10 @@ from auth_plugins.core.errors import (
 from auth_plugins.core.messages import (
     MAX_ANSWER_BYTES,
     MAX_COMPRESSED_ERROR,
+    MAX_WIRE_BYTES,
     Answer,
     Headers,
+    cut_short,
     error_body_worth_reading,
 )
 from auth_plugins.core.text import QUOTE_LIMIT, quote, secret_values
@@ -490,3 +492,28 @@ def test_an_api_error_body_is_read_up_to_its_limit_exactly(
 ) -> None:
     # A compressed body is held to a smaller limit: it may inflate a thousandfold.
     assert error_body_worth_reading(Headers(headers)) is readable
+
+
+# -- answers that broke off ---------------------------------------------------------------------
+
+
+def test_an_answer_cut_short_says_the_server_answered_and_names_only_the_error_type() -> None:
+    # Its text may quote the request (the password in a body): only the type is named.
+    cause = ConnectionResetError(f"reset while sending password={PASSWORD}")
+    error = cut_short("Acme login", "https://api.example.com/login", 200, cause)
+    assert isinstance(error, LoginError)
+    assert error.summary == (
+        "Acme login answered HTTP 200, but its body could not be read whole "
+        "(ConnectionResetError) (https://api.example.com/login)"
+    )
+    assert error.status == 200
+    assert error.hint == (
+        "Try again later; if it goes on, the server or something between (a proxy) "
+        "breaks its answers"
+    )
+    assert PASSWORD not in repr(error.args) + repr(vars(error))
+
+
+def test_the_wire_limit_leaves_room_for_framing_around_a_whole_answer() -> None:
+    # Chunk lines and compression add to a body on the wire; a real answer is far below.
+    assert MAX_WIRE_BYTES == 4 * MAX_ANSWER_BYTES == 256 * 1024
