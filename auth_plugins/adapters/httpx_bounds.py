@@ -120,10 +120,16 @@ class HeldStreams:
         self._held.clear()
 
 
+#: How far up from the trace callback the connection is looked for: httpcore's own
+#: frames put it 3 or 4 up; wrappers around the callback or httpcore (instrumentation,
+#: mutmut's trampolines) add more.
+_FRAMES_UP = 16
+
+
 def _tracing_connection_stream(frame: Any) -> Any:
     """The network stream of the httpcore HTTP/1.1 connection a few frames up, or ``None``
     (HTTP/2 asks for its timeout before each read: it needs no holding)."""
-    for _ in range(8):
+    for _ in range(_FRAMES_UP):
         if frame is None:
             return None
         owner = frame.f_locals.get("self")
