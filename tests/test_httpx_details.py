@@ -821,6 +821,54 @@ def test_a_gzip_login_answer_that_inflates_to_nothing_slowly_is_too_slow(
         assert_too_slow(caught.value, time.monotonic() - started, server.url)
 
 
+class DrippingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A transport with no socket (as HTTP/2, a WSGI app or a test double would be) whose
+    login answer comes a piece every 50 ms: no socket read can be held to the deadline,
+    so the time is checked on each piece as it comes."""
+
+    URL = "https://transport.invalid"
+
+    @staticmethod
+    def pieces() -> Iterator[bytes]:
+        for _ in range(100):  # 5 s in all
+            time.sleep(0.05)
+            yield b" "
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=self.pieces())
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async def pieces() -> AsyncIterator[bytes]:
+            for piece in self.pieces():
+                yield piece
+
+        return httpx.Response(200, content=pieces())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_login_answer_with_no_socket_under_it_is_too_slow_once_its_time_is_over(
+    teamup_auth: Any, mode: str
+) -> None:
+    auth = teamup_auth(base_url=DrippingTransport.URL, timeout=SLOW_AUTH_TIMEOUT)
+
+    def log_in() -> None:
+        if mode == "sync":
+            with httpx.Client(transport=DrippingTransport()) as client:
+                auth.get_token(client=client)
+            return
+
+        async def go() -> None:
+            async with httpx.AsyncClient(transport=DrippingTransport()) as client:
+                await auth.aget_token(client)
+
+        run(go)
+
+    started = time.monotonic()
+    with pytest.raises(LoginError) as caught:
+        log_in()
+    assert_too_slow(caught.value, time.monotonic() - started, DrippingTransport.URL)
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_an_endless_gzip_login_answer_that_inflates_to_nothing_is_cut_short(
     teamup_auth: Any, mode: str
