@@ -21,7 +21,7 @@ import httpx
 import pytest
 from httpcore._backends.sync import TLSinTLSStream
 
-from auth_plugins.adapters import deadline_socket, httpx_bounds
+from auth_plugins.adapters import deadline_socket, httpx_bounds, httpx_login
 from auth_plugins.adapters.deadline_socket import DeadlineSocket
 from auth_plugins.adapters.httpx_bounds import (
     HeldStreams,
@@ -30,10 +30,10 @@ from auth_plugins.adapters.httpx_bounds import (
     WireLimit,
     _within,
 )
-from auth_plugins.adapters.httpx_login import LoginRequest, _status_of
+from auth_plugins.adapters.httpx_login import Bounded, LoginRequest, _status_of, transport_error
 from auth_plugins.adapters.requests_send import _TimedSocket, _WireLimit
 from auth_plugins.core.errors import LoginError
-from auth_plugins.core.messages import MAX_WIRE_BYTES, json_call
+from auth_plugins.core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, json_call
 
 
 class Clock:
@@ -51,6 +51,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(httpx_bounds, "time", fake)
     monkeypatch.setattr(deadline_socket, "time", fake)
+    monkeypatch.setattr(httpx_login, "time", fake)
     return fake
 
 
@@ -289,6 +290,26 @@ def test_a_sync_held_stream_passes_start_tls_defaults_through(clock: Clock) -> N
     stream.start_tls("ctx")
     stream.write(b"w")
     assert stream.calls == [("start_tls", ("ctx", None), 3.0), ("write", b"w", 3.0)]
+
+
+def test_a_held_stream_keeps_a_wait_shorter_than_the_time_left(clock: Clock) -> None:
+    for asynchronous in (False, True):
+        stream = AsyncRecordingStream() if asynchronous else RecordingStream()
+        held = HeldStreams(ends=clock.now + 3.0)
+        hold_from_connection(held, connection_to(stream), asynchronous=asynchronous)
+
+        async def use_async(stream: Any = stream) -> None:
+            await stream.read(1, 0.5)
+            await stream.write(b"w", 0.25)
+            await stream.start_tls("ctx", "host", 0.75)
+
+        if asynchronous:
+            asyncio.run(use_async())
+        else:
+            stream.read(1, 0.5)
+            stream.write(b"w", 0.25)
+            stream.start_tls("ctx", "host", 0.75)
+        assert [call[2] for call in stream.calls] == [0.5, 0.25, 0.75], asynchronous
 
 
 def test_release_gives_the_stream_its_own_methods_back(clock: Clock) -> None:
@@ -755,3 +776,27 @@ def test_the_stream_is_held_at_the_request_head_and_given_back_when_the_answer_c
     assert "read" in vars(stream)
     login.scrub()  # a login that ended without closing its answer gives it back too
     assert "read" not in vars(stream)
+
+
+def test_a_login_answer_is_collected_up_to_its_limit_exactly() -> None:
+    bounded = Bounded()
+    assert bounded.add(b"a" * (MAX_ANSWER_BYTES - 1)) is True
+    assert bounded.add(b"b") is True  # exactly the limit: read on (the end may be next)
+    assert bounded.oversized is False
+    assert bounded.body() == b"a" * (MAX_ANSWER_BYTES - 1) + b"b"
+    assert bounded.add(b"c") is False  # one byte past it: read no further
+    assert bounded.oversized is True
+    assert bounded.body() == b"a" * (MAX_ANSWER_BYTES - 1) + b"b"
+    assert bounded.size == MAX_ANSWER_BYTES + 1
+
+
+def test_a_client_timeout_that_ends_with_the_login_is_the_logins_own(clock: Clock) -> None:
+    # At the login's end its own time is over: the client's shorter limit did not end it.
+    login = login_request(timeout=2.0)
+    login.client_timeouts = {"read": 0.5}
+    login.ends = clock.now + 0.001
+    before = transport_error(login, httpx.ReadTimeout("timed out"))
+    assert str(before).startswith("Acme login did not answer within 0.5s, the client's read")
+    login.ends = clock.now
+    at_end = transport_error(login, httpx.ReadTimeout("timed out"))
+    assert str(at_end).startswith("Acme login did not answer within 2s (")
