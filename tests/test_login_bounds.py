@@ -331,8 +331,12 @@ def test_a_stream_is_held_once_however_often_the_trace_calls(clock: Clock) -> No
     stream = RecordingStream()
     held = HeldStreams(ends=clock.now + 1.0)
     connection = connection_to(stream)
-    for _ in range(3):
+    hold_from_connection(held, connection, asynchronous=False)
+    first = vars(stream)["read"]
+    for _ in range(2):
         hold_from_connection(held, connection, asynchronous=False)
+    assert vars(stream)["read"] is first
+    assert held._held == [stream]
     stream.read(1, 5.0)
     assert stream.calls == [("read", 1, 1.0)]  # one wrapper, not three
     held.release()
@@ -409,9 +413,10 @@ def test_tls_in_tls_has_the_proxys_socket_held_too_and_given_back(clock: Clock) 
         stream._sock = proxy_side
         held = HeldStreams(ends=clock.now + 1.0)
         connection = connection_to(stream)
-        hold_from_connection(held, connection, asynchronous=False)
+        for _ in range(3):  # the trace calls at each request head
+            hold_from_connection(held, connection, asynchronous=False)
         assert isinstance(stream._sock, DeadlineSocket)
-        assert stream._sock.sock is proxy_side
+        assert stream._sock.sock is proxy_side  # held once: one release gives it back
         held.release()
         assert stream._sock is proxy_side
         assert "read" not in vars(stream)
@@ -800,3 +805,11 @@ def test_a_client_timeout_that_ends_with_the_login_is_the_logins_own(clock: Cloc
     login.ends = clock.now
     at_end = transport_error(login, httpx.ReadTimeout("timed out"))
     assert str(at_end).startswith("Acme login did not answer within 2s (")
+
+
+def test_a_traced_request_head_without_its_request_is_no_tunnel() -> None:
+    login = login_request()
+    login.sync_trace("http11.send_request_headers.started", {})
+    head: tuple[Any, ...] = (b"HTTP/1.1", 403, b"Forbidden", [])
+    login.sync_trace("http11.receive_response_headers.complete", {"return_value": head})
+    assert login.failure is None
