@@ -202,11 +202,9 @@ def _read_piece(raw: Any) -> bytes:
     """Up to 8 KiB more of the answer, as the caller's own requests would read it."""
     if isinstance(raw, HTTPResponse):
         # requests leaves urllib3's answers undecoded (gzip, deflate): decode as it does.
-        # read1 (urllib3 2) returns what has come instead of waiting for all 8 KiB; it
-        # needs one on the body underneath (a socket's file has it, some SDKs' do not).
-        fp_read1 = callable(getattr(getattr(raw, "_fp", None), "read1", None))
-        read = (getattr(raw, "read1", None) if fp_read1 else None) or raw.read
-        return bytes(read(8192, decode_content=True))
+        # A read that waits for all 8 KiB is no longer than one that returns what has
+        # come: every socket read within is held to the time left (_TimedSocket).
+        return bytes(raw.read(8192, decode_content=True))
     # Another transport's file (a replay, a cache) holds the bytes as they are meant.
     return bytes(raw.read(8192))
 
