@@ -13,6 +13,7 @@ import asyncio
 import socket
 import sys
 import threading
+import types
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Optional
 
@@ -31,7 +32,7 @@ from auth_plugins.adapters.httpx_bounds import (
     _within,
 )
 from auth_plugins.adapters.httpx_login import Bounded, LoginRequest, _status_of, transport_error
-from auth_plugins.adapters.requests_send import _TimedSocket, _WireLimit
+from auth_plugins.adapters.requests_send import _answer_file, _TimedSocket, _WireLimit
 from auth_plugins.core.errors import LoginError
 from auth_plugins.core.messages import MAX_ANSWER_BYTES, MAX_WIRE_BYTES, json_call
 
@@ -813,3 +814,23 @@ def test_a_traced_request_head_without_its_request_is_no_tunnel() -> None:
     head: tuple[Any, ...] = (b"HTTP/1.1", 403, b"Forbidden", [])
     login.sync_trace("http11.receive_response_headers.complete", {"return_value": head})
     assert login.failure is None
+
+
+def test_only_an_answer_file_over_a_usable_socket_is_timed(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """http.client's answer file (``raw._fp.fp.raw``) is timed only over something with a
+    socket's ``recv_into`` and ``settimeout``; anything else is read as it is."""
+
+    def answer_over(sock: Any) -> tuple[Any, Any]:
+        file = types.SimpleNamespace(_sock=sock)
+        http_client_answer = types.SimpleNamespace(fp=types.SimpleNamespace(raw=file))
+        return types.SimpleNamespace(_fp=http_client_answer), file
+
+    raw, file = answer_over(socket_pair[0])
+    assert _answer_file(raw) is file
+    for unusable in (None, object(), types.SimpleNamespace(recv_into=len)):
+        raw, _ = answer_over(unusable)
+        assert _answer_file(raw) is None
+    assert _answer_file(types.SimpleNamespace(_fp=None)) is None
+    assert _answer_file(None) is None
