@@ -1134,3 +1134,63 @@ def test_an_oversized_login_answer_over_a_plain_file_transport_is_not_read_whole
 
     [login] = [file for path, file in adapter.files if path == "password_login"]
     assert MAX_ANSWER_BYTES < login.taken < 2 * MAX_ANSWER_BYTES
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_login_answer_built_in_memory_is_held_to_the_size_limit_exactly(
+    sandbox: Sandbox, extra: int
+) -> None:
+    """An answer a transport built in memory is read from its content, up to the same limit
+    as one off a socket: exactly the limit is read, one byte more is refused."""
+    answer = b'{"access_token": "in-memory-token", "expires_in": 3600}'
+    body = answer + b" " * (MAX_ANSWER_BYTES - len(answer) + extra)
+    sandbox.script_login("teamup", 200, body, {"Content-Type": "application/json"})
+    with requests.Session() as session:
+        session.mount(sandbox.url, InMemoryAdapter())
+        session.auth = auth = teamup(sandbox)
+        if extra:
+            with pytest.raises(LoginError, match="more than a login answer can be"):
+                session.get(sandbox.teamup_url + "/customers", timeout=5)
+        else:
+            # The token was read and sent (the sandbox did not issue it: it refuses it).
+            response = session.get(sandbox.teamup_url + "/customers", timeout=5)
+            assert response.request.headers["Authorization"] == "Bearer in-memory-token"
+            assert auth.get_token().access_token == "in-memory-token"
+
+
+class SlowFile(PlainFile):
+    """A plain file (no socket under it: a streaming replay, an SDK's body) that hands out
+    a byte every 50 ms."""
+
+    def read(self, amt: Any = None) -> bytes:
+        time.sleep(0.05)
+        return super().read(1)
+
+
+class SlowFileAdapter(requests.adapters.HTTPAdapter):
+    """A mounted transport whose login answers are :class:`SlowFile` s (the API's own
+    answers, read by requests, are the caller's business)."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        response = super().send(request, **kwargs)
+        if urlsplit(request.url or "").path.endswith("/password_login"):
+            response.raw = SlowFile(response.raw)
+        return response
+
+
+def test_a_login_answer_from_a_file_with_no_socket_under_it_ends_with_its_time(
+    sandbox: Sandbox,
+) -> None:
+    """No socket read can be held to the deadline: the time is checked between reads (the
+    answer's 200-odd bytes at a byte every 50 ms would take over 10 s)."""
+    with requests.Session() as session:
+        session.mount(sandbox.url, SlowFileAdapter())
+        session.auth = teamup(sandbox, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(LoginError, match="the answer came too slowly") as caught:
+            session.get(sandbox.teamup_url + "/customers", timeout=5)
+        waited = time.monotonic() - started
+    assert caught.value.status == 200
+    assert waited < 3.0  # generous: read whole it took over 10 s
