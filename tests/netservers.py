@@ -627,20 +627,25 @@ class EndlessServer(LoopbackServer):
 
 
 class HollowGzipServer(LoopbackServer):
-    """Answers every request 200 with a gzip body that inflates to nothing and does not end:
-    a gzip header, then empty deflate blocks (5 bytes each that decode to no byte), ``blocks``
-    of them every ``interval`` seconds (back to back when 0), until the client goes, stop(),
-    or ``give_up`` seconds (then it hangs up, as :class:`SlowDripServer` does).
+    """Answers every request 200 with a gzip body that inflates to nothing (after ``content``,
+    if given) and does not end: a gzip header, then empty deflate blocks (5 bytes each that
+    decode to no byte), ``blocks`` of them every ``interval`` seconds (back to back when 0),
+    until the client goes, stop(), or ``give_up`` seconds (then it hangs up, as
+    :class:`SlowDripServer` does).
 
     A client that reads "a piece of the decoded body" waits, inside that one read, for as long
     as the server likes and takes in as much as it sends.
     """
 
-    def __init__(self, interval: float, blocks: int = 1, give_up: float = 10.0) -> None:
+    def __init__(
+        self, interval: float, blocks: int = 1, give_up: float = 10.0, content: bytes = b""
+    ) -> None:
         super().__init__()
         self.interval = interval
         self.blocks = blocks
         self.give_up = give_up
+        #: Real bytes the body inflates to first (then nothing more, ever).
+        self.content = content
 
     def handle(self, conn: socket.socket) -> None:
         """Read one request, then send the hollow body until the client hangs up."""
@@ -651,7 +656,9 @@ class HollowGzipServer(LoopbackServer):
             "Content-Encoding": "gzip",
             "Connection": "close",
         }
-        conn.sendall(_status_head(200, "OK", headers) + gzip_header())
+        compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # raw deflate, after the header
+        first = compressor.compress(self.content) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        conn.sendall(_status_head(200, "OK", headers) + gzip_header() + first)
         pieces = b"\x00\x00\x00\xff\xff" * self.blocks  # non-final stored blocks of no bytes
         hang_up = time.monotonic() + self.give_up
         while not self._stopping.wait(self.interval) and time.monotonic() < hang_up:

@@ -427,6 +427,19 @@ def test_an_endless_gzip_answer_that_inflates_to_nothing_is_read_no_further_than
     ), str(caught.value)
 
 
+def test_an_answer_cut_at_the_wire_limit_is_described_by_what_it_decoded() -> None:
+    """20,000 decoded bytes, then empty blocks without end: the wire limit cuts it, and the
+    message says what was decoded by then (two whole 8 KiB pieces), not a byte more."""
+    with HollowGzipServer(interval=0, blocks=2_000, content=b"{" + b" " * 19_999) as server:
+        auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
+        with pytest.raises(LoginError) as caught:
+            auth.get_token()
+    assert str(caught.value).startswith(
+        "TeamUp login answered HTTP 200 with application/json (more than 16384 bytes, more "
+        "than a login answer can be), not the JSON"
+    ), str(caught.value)
+
+
 def test_a_gzip_encoded_login_answer_is_decoded(sandbox: Sandbox) -> None:
     """A login answer the server compressed (Content-Encoding: gzip) is read as JSON."""
     answer = json.dumps({"access_token": "gzipped-token", "expires_in": 3600}).encode()

@@ -195,6 +195,19 @@ def test_hollow_gzip_server_sends_blocks_that_inflate_to_nothing_then_hangs_up()
     assert len(body) > 10 + 15  # the gzip header and more than one piece of blocks
 
 
+def test_hollow_gzip_server_inflates_to_its_content_first() -> None:
+    request = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    server = HollowGzipServer(interval=0.01, blocks=3, give_up=0.3, content=b"{" + b" " * 999)
+    with server, _raw_request(server.port, request) as sock:
+        _read_head(sock)
+        body = b""
+        while chunk := sock.recv(4096):
+            body += chunk
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert decoder.decompress(body) == b"{" + b" " * 999  # then nothing more
+    assert not decoder.eof
+
+
 def test_drip_server_body_is_json(http: requests.Session) -> None:
     with SlowDripServer(interval=0.001, size=100) as server:
         response = http.post(server.url + "/auth", json={}, timeout=TIMEOUT)
