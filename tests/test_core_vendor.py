@@ -520,3 +520,27 @@ def test_an_argument_that_is_no_string_is_refused_naming_its_type(value: Any, ki
 def test_a_number_argument_is_taken_as_its_text() -> None:
     values = declare().resolve_options({"username": "u", "password": "p", "api_key": 42})
     assert values["api_key"] == "42"
+
+
+def test_a_value_no_choice_matches_is_quoted_unless_it_is_a_secret() -> None:
+    vendor = declare(
+        options=(
+            Option("region", env="ACME_REGION", choices=("eu-1", "us-1")),
+            Option("tier_key", secret=True, choices=("gold-key-1", "silver-key-2")),
+        ),
+        login_body={"user": "{username}", "pass": "{password}", "tier": "{tier_key}"},
+        api_headers={"Authorization": "Bearer {token}", "X-Region": "{region}"},
+    )
+    given = {"username": "u", "password": "p", "region": "EU-1", "tier_key": "GOLD-KEY-1"}
+    # Matched without regard to case, kept as the vendor spells it.
+    values = vendor.resolve_options(given)
+    assert (values["region"], values["tier_key"]) == ("eu-1", "gold-key-1")
+    with pytest.raises(ConfigError) as plain:
+        vendor.resolve_options({**given, "region": "mars-1"})
+    assert str(plain.value) == "Acme argument region= got 'mars-1'; use one of: eu-1, us-1"
+    with pytest.raises(ConfigError) as secret:
+        vendor.resolve_options({**given, "tier_key": "bronze-key-9"})
+    assert str(secret.value) == (
+        "Acme argument tier_key= got a hidden value; use one of: gold-key-1, silver-key-2"
+    )
+    assert "bronze-key-9" not in repr(secret.value.args) + repr(vars(secret.value))
