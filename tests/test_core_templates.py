@@ -44,6 +44,8 @@ def test_headers_are_text_and_unset_ones_are_left_out() -> None:
     ("template", "names"),
     [
         ({"a": "{user.name}", "b": ["{items[0]}", "x"]}, {"user", "items"}),
+        # The name ends at the first "." or "[", whichever comes first.
+        ("{a.b.c}{d[0][1]}{e[0].f}{g.h[2]}", {"a", "d", "e", "g"}),
         ("{a}{b}", {"a", "b"}),
         ("no fields", set()),
         (42, set()),
@@ -53,7 +55,7 @@ def test_the_names_a_template_uses(template: object, names: set[str]) -> None:
     assert template_names(template) == names
 
 
-@pytest.mark.parametrize("template", ["{}", "a{}b", "{0}", "{1.x}"])
+@pytest.mark.parametrize("template", ["{}", "a{}b", "{0}", "{1.x}", "{[0]}", "{.x}", "{0[1]}"])
 def test_a_field_without_a_name_is_refused(template: str) -> None:
     """Templates are filled by name: a positional field has no value to take (it would
     fail at the first login, deep inside ``str.format``)."""

@@ -544,3 +544,41 @@ def test_a_value_no_choice_matches_is_quoted_unless_it_is_a_secret() -> None:
         "Acme argument tier_key= got a hidden value; use one of: gold-key-1, silver-key-2"
     )
     assert "bronze-key-9" not in repr(secret.value.args) + repr(vars(secret.value))
+
+
+def test_every_vendor_takes_a_user_name_a_password_and_a_base_url_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ACME.all_options()[:3] == (
+        Option(
+            "username",
+            env=ACME.username_variable,
+            required=True,
+            help=f"your Acme {ACME.username_label}",
+        ),
+        Option(
+            "password", env="ACME_PASSWORD", required=True, secret=True, help="your Acme password"
+        ),
+        Option("base_url", env="ACME_BASE_URL", default=ACME.base_url, help="API base URL"),
+    )
+    assert ACME.all_options()[3:] == ACME.options
+    # As a user meets them: the help in the message, the variables read.
+    with pytest.raises(ConfigError) as caught:
+        ACME.resolve_options({"password": "p"})
+    assert str(caught.value).startswith(
+        f"Acme needs your Acme {ACME.username_label}: set argument username= or environment "
+        f"variable {ACME.username_variable}"
+    )
+    monkeypatch.setenv("ACME_BASE_URL", "https://eu.acme.example")
+    monkeypatch.setenv("ACME_PASSWORD", "from-env")
+    values = ACME.resolve_options({"username": "u"})
+    assert (values["base_url"], values["password"]) == ("https://eu.acme.example", "from-env")
+
+
+def test_an_unknown_argument_is_refused_naming_every_argument_the_auth_takes() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ACME.resolve_options({"username": "u", "pasword": "p", "region": "eu"})
+    assert str(caught.value).startswith(
+        "Acme auth got unknown argument(s) pasword, region; "
+        "it takes: username, password, base_url, api_key"
+    )

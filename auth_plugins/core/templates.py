@@ -18,14 +18,15 @@ def template_names(template: Any) -> set[str]:
         for _, name, _, _ in string.Formatter().parse(template):
             if name is None:  # text only
                 continue
-            if name == "" or name[:1].isdigit():  # "{}", "{0}": values come by name only
+            # "{user.name}" and "{items[0]}" name "user" and "items".
+            ends = [i for i in (name.find("."), name.find("[")) if i >= 0]
+            first = name[: min(ends)] if ends else name
+            if not first or first[:1].isdigit():  # "{}", "{0}", "{[0]}": by name only
                 raise ValueError(
                     f"'{{{name}}}' in {template!r} names no value: write a name, as in "
                     "'{username}', or '{{' and '}}' for braces"
                 )
-            # "{user.name}" and "{items[0]}" name "user" and "items".
-            ends = [i for i in (name.find("."), name.find("[")) if i >= 0]
-            names.add(name[: min(ends)] if ends else name)
+            names.add(first)
         return names
     return set()
 
