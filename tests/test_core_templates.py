@@ -46,6 +46,8 @@ def test_headers_are_text_and_unset_ones_are_left_out() -> None:
         ({"a": "{user.name}", "b": ["{items[0]}", "x"]}, {"user", "items"}),
         # The name ends at the first "." or "[", whichever comes first.
         ("{a.b.c}{d[0][1]}{e[0].f}{g.h[2]}", {"a", "d", "e", "g"}),
+        # Digits first make a name still (str.format reads "{0}" alone as positional).
+        ("{2fa}{0x}", {"2fa", "0x"}),
         ("{a}{b}", {"a", "b"}),
         ("no fields", set()),
         (42, set()),
@@ -55,9 +57,18 @@ def test_the_names_a_template_uses(template: object, names: set[str]) -> None:
     assert template_names(template) == names
 
 
-@pytest.mark.parametrize("template", ["{}", "a{}b", "{0}", "{1.x}", "{[0]}", "{.x}", "{0[1]}"])
+@pytest.mark.parametrize(
+    "template", ["{}", "a{}b", "{0}", "{12}", "{1.x}", "{[0]}", "{.x}", "{0[1]}"]
+)
 def test_a_field_without_a_name_is_refused(template: str) -> None:
     """Templates are filled by name: a positional field has no value to take (it would
     fail at the first login, deep inside ``str.format``)."""
     with pytest.raises(ValueError, match="names no value: write a name"):
         template_names({"k": template})
+
+
+def test_a_name_that_starts_with_digits_is_filled_by_name() -> None:
+    assert fill({"code": "{2fa}", "text": "code {2fa}"}, {"2fa": 123456}) == {
+        "code": 123456,
+        "text": "code 123456",
+    }

@@ -21,7 +21,7 @@ def template_names(template: Any) -> set[str]:
             # "{user.name}" and "{items[0]}" name "user" and "items".
             ends = [i for i in (name.find("."), name.find("[")) if i >= 0]
             first = name[: min(ends)] if ends else name
-            if not first or first[:1].isdigit():  # "{}", "{0}", "{[0]}": by name only
+            if not first or first.isdigit():  # "{}", "{0}", "{[0]}": by name only
                 raise ValueError(
                     f"'{{{name}}}' in {template!r} names no value: write a name, as in "
                     "'{username}', or '{{' and '}}' for braces"
