@@ -412,31 +412,28 @@ def test_a_gzip_answer_that_inflates_to_nothing_slowly_is_too_slow() -> None:
     assert_too_slow_after_half_a_second(caught.value, server.url)
 
 
-def test_an_endless_gzip_answer_that_inflates_to_nothing_is_read_no_further_than_a_limit() -> None:
-    """Empty deflate blocks back to back: nothing decoded ever counts toward the size limit,
-    so the bytes on the wire are limited too (the login once took in hundreds of MiB a second
-    until its 5 s were over, then said the answer came too slowly). The core then describes
-    what was decoded: nothing."""
-    with HollowGzipServer(interval=0, blocks=2_000) as server:
+@pytest.mark.parametrize(
+    ("content", "decoded"),
+    [
+        pytest.param(b"", "", id="nothing decoded"),
+        # Two whole 8 KiB pieces were decoded when the limit cut it: not a byte more.
+        pytest.param(b"{" + b" " * 19_999, "more than 16384 bytes, ", id="20000 bytes first"),
+    ],
+)
+def test_an_endless_gzip_answer_that_inflates_to_nothing_is_read_no_further_than_a_limit(
+    content: bytes, decoded: str
+) -> None:
+    """Empty deflate blocks back to back (after ``content``): nothing they decode ever counts
+    toward the size limit, so the bytes on the wire are limited too (the login once took in
+    hundreds of MiB a second until its 5 s were over, then said the answer came too slowly).
+    The core then describes what was decoded by the time the limit cut it."""
+    with HollowGzipServer(interval=0, blocks=2_000, content=content) as server:
         auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
         with pytest.raises(LoginError) as caught:
             auth.get_token()
     assert str(caught.value).startswith(
-        "TeamUp login answered HTTP 200 with application/json (more than a login answer can"
-        " be), not the JSON"
-    ), str(caught.value)
-
-
-def test_an_answer_cut_at_the_wire_limit_is_described_by_what_it_decoded() -> None:
-    """20,000 decoded bytes, then empty blocks without end: the wire limit cuts it, and the
-    message says what was decoded by then (two whole 8 KiB pieces), not a byte more."""
-    with HollowGzipServer(interval=0, blocks=2_000, content=b"{" + b" " * 19_999) as server:
-        auth = teamup(server.url, timeout=5.0, token_store=MemoryTokenStore())
-        with pytest.raises(LoginError) as caught:
-            auth.get_token()
-    assert str(caught.value).startswith(
-        "TeamUp login answered HTTP 200 with application/json (more than 16384 bytes, more "
-        "than a login answer can be), not the JSON"
+        f"TeamUp login answered HTTP 200 with application/json ({decoded}more than a login "
+        "answer can be), not the JSON"
     ), str(caught.value)
 
 
